@@ -1,0 +1,123 @@
+"""``kefu``: a command line shaped like Rasa's (``kefu`` where you typed ``rasa``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.errors import KefuError
+
+Handler = Callable[[argparse.Namespace], int]
+
+LATER = {
+    "shell": "the dialogue engine issue",
+    "run": "the dialogue engine issue",
+    "run actions": "the action server issue",
+    "test core": "the dialogue engine issue",
+    "train core": "the dialogue engine issue",
+    "sim": "the user simulator issue",
+}
+
+
+def _not_yet(name: str) -> Handler:
+    def handler(args: argparse.Namespace) -> int:
+        print(f"kefu {name}: not available in this version yet (arrives with {LATER.get(name, 'a later issue')}).")
+        return 2
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``kefu`` argument parser."""
+    from bot.commands import data_cmd, init_cmd, nlu_cmd, train_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="kefu",
+        description="Kefu: Rasa-compatible customer-service chatbots for online shops.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--version", action="store_true", help="print Kefu's version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="<command>")
+
+    init = commands.add_parser("init", help="create a new project from the demo shop assistant")
+    init_cmd.add_args(init)
+    init.set_defaults(handler=init_cmd.run)
+
+    data = commands.add_parser("data", help="check training data")
+    data_sub = data.add_subparsers(dest="data_command", metavar="<data command>")
+    validate = data_sub.add_parser("validate", help="validate domain, config and training data")
+    data_cmd.add_validate_args(validate)
+    validate.set_defaults(handler=data_cmd.run_validate)
+
+    train = commands.add_parser("train", help="train the NLU and dialogue models")
+    train_cmd.add_args(train)
+    train.set_defaults(handler=train_cmd.run)
+    train_sub = train.add_subparsers(dest="train_command", metavar="<part>")
+    train_nlu = train_sub.add_parser("nlu", help="train only the NLU model")
+    nlu_cmd.add_train_nlu_args(train_nlu)
+    train_nlu.set_defaults(handler=nlu_cmd.run_train_nlu)
+    train_core = train_sub.add_parser("core", help="train only the dialogue policies")
+    train_core.set_defaults(handler=_not_yet("train core"))
+
+    test = commands.add_parser("test", help="evaluate a trained model")
+    test_sub = test.add_subparsers(dest="test_command", metavar="<part>")
+    test_nlu = test_sub.add_parser("nlu", help="evaluate the NLU model (Rasa's report layout)")
+    nlu_cmd.add_test_nlu_args(test_nlu)
+    test_nlu.set_defaults(handler=nlu_cmd.run_test_nlu)
+    test_core = test_sub.add_parser("core", help="evaluate the dialogue model on test stories")
+    test_core.set_defaults(handler=_not_yet("test core"))
+    test.set_defaults(handler=_not_yet("test core"))
+
+    shell = commands.add_parser("shell", help="talk to the assistant in the terminal")
+    shell.set_defaults(handler=_not_yet("shell"))
+
+    run = commands.add_parser("run", help="start the assistant's HTTP server (or 'run actions')")
+    run.set_defaults(handler=_not_yet("run"))
+    run_sub = run.add_subparsers(dest="run_command", metavar="[actions]")
+    run_actions = run_sub.add_parser("actions", help="start the action server (port 5055)")
+    run_actions.set_defaults(handler=_not_yet("run actions"))
+
+    sim = commands.add_parser("sim", help="user simulator: train | evaluate | compare | chat")
+    sim_sub = sim.add_subparsers(dest="sim_command", metavar="<sim command>")
+    for name, text in (
+        ("train", "train a dialogue policy against simulated shoppers"),
+        ("evaluate", "evaluate a policy in the simulator"),
+        ("compare", "compare policies side by side"),
+        ("chat", "watch a simulated shopper talk to the bot"),
+    ):
+        sub = sim_sub.add_parser(name, help=text)
+        sub.set_defaults(handler=_not_yet("sim"))
+    sim.set_defaults(handler=_not_yet("sim"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kefu`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s")
+    if args.version:
+        from importlib.metadata import version
+
+        print(f"kefu {version('kefu')}")
+        return 0
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(handler(args) or 0)
+    except KefuError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

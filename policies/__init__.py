@@ -1,0 +1,1 @@
+"""Kefu policies package."""
