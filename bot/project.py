@@ -1,0 +1,73 @@
+"""A whole Rasa-style project on disk: domain, config and training data, read together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.domain import Domain
+from bot.errors import Problem, ProjectError, UserFileError
+from bot.loaders.config_loader import ProjectConfig, parse_config
+from bot.loaders.domain_loader import LoadedDomain, read_domain
+from bot.loaders.training_files import TrainingData, load_training_data
+
+DEFAULT_DOMAIN = "domain.yml"
+DEFAULT_CONFIG = "config.yml"
+DEFAULT_DATA = "data"
+
+
+@dataclass
+class Project:
+    """Everything read from a project, plus every problem found while reading it."""
+
+    loaded_domain: LoadedDomain
+    config: ProjectConfig
+    training: TrainingData
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def domain(self) -> Domain:
+        return self.loaded_domain.domain
+
+    @property
+    def all_problems(self) -> list[Problem]:
+        return sorted(self.loaded_domain.problems + self.training.problems + self.problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.all_problems if p.is_error]
+
+    def raise_for_errors(self) -> None:
+        if self.errors:
+            raise ProjectError(self.errors)
+
+
+def load_project(
+    domain: str | Path = DEFAULT_DOMAIN,
+    config: str | Path = DEFAULT_CONFIG,
+    data: list[str | Path] | None = None,
+    root: str | Path = ".",
+) -> Project:
+    """Read a project's files (paths relative to ``root``); never raises for bad file content."""
+    root = Path(root)
+    domain_path = root / domain
+    config_path = root / config
+    data_paths = [root / d for d in (data or [DEFAULT_DATA])]
+    problems: list[Problem] = []
+    if not domain_path.exists():
+        problems.append(Problem(str(domain_path), 0, 0, "error", "domain file not found"))
+    loaded_domain = read_domain(domain_path) if domain_path.exists() else LoadedDomain(domain=Domain())
+    if config_path.exists():
+        try:
+            project_config = parse_config(config_path, problems)
+        except UserFileError as exc:
+            problems.append(exc.problem)
+            project_config = ProjectConfig(path=str(config_path))
+    else:
+        problems.append(Problem(str(config_path), 0, 0, "warning", "config file not found; using defaults"))
+        project_config = ProjectConfig()
+    for path in data_paths:
+        if not path.exists():
+            problems.append(Problem(str(path), 0, 0, "error", "training data path not found"))
+    training = load_training_data([p for p in data_paths if p.exists()])
+    return Project(loaded_domain, project_config, training, problems)
