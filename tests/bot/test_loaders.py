@@ -12,7 +12,15 @@ from bot.loaders.config_loader import load_config
 from bot.loaders.domain_loader import load_domain, read_domain
 from bot.loaders.endpoints_loader import load_credentials, load_endpoints
 from bot.loaders.training_files import load_nlu_data, load_training_data
-from bot.training_data import ANY_SLOT_VALUE, ActionStep, ActiveLoopStep, CheckpointStep, OrStep, SlotStep, UserStep
+from bot.training_data import (
+    ANY_SLOT_VALUE,
+    ActionStep,
+    ActiveLoopStep,
+    CheckpointStep,
+    OrStep,
+    SlotStep,
+    UserStep,
+)
 from bot.yaml_reader import load_yaml
 
 
