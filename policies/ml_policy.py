@@ -1,0 +1,400 @@
+"""KefuMLPolicy: one network for imitation (stories), reinforcement learning (SB3) and live traffic.
+
+The network *is* an sb3-contrib ``MaskableActorCriticPolicy`` over the featurizer's observation
+(``Box(0, 1, (observation_size,))``) and ``Discrete(len(action_names))``: an MLP actor
+(``net_arch["pi"]``) → ``action_net`` logits, plus a value head RL uses. :meth:`KefuMLPolicy.learn`
+trains the actor by behaviour cloning (cross-entropy on the stories' next actions); the simulator builds
+``MaskablePPO(KefuMLPolicy.sb3_policy_class, env, policy_kwargs=policy.make_sb3_policy_kwargs())``,
+calls :meth:`copy_weights_to` and fine-tunes; :meth:`copy_weights_from` brings the result back.
+Action ``i`` is ``policy.action_names[i]`` (= ``domain.action_names[i]`` at training time).
+
+Rasa's ``TEDPolicy`` maps to this class (its ``max_history`` and ``epochs`` are honoured).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch as th
+from torch import nn
+
+from bot.domain import Domain
+from bot.events import EventDict
+from policies.constants import (
+    DEFAULT_MAX_HISTORY,
+    DEFAULT_POLICY_PRIORITY,
+    RULE_SNIPPET_ACTION_NAME,
+    WEIGHTS_FILE,
+)
+from policies.featurizer import TrackerFeaturizer
+from policies.policy import Policy, PolicyError, Prediction, TrackerLike, tracker_events
+from policies.state import State, prev_action_name, states_and_actions
+from policies.story_graph import TrainingTracker
+
+logger = logging.getLogger(__name__)
+
+SelfML = TypeVar("SelfML", bound="KefuMLPolicy")
+FEATURIZER_FILE = "featurizer.json"
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def _sb3_policy_class() -> type:
+    from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+
+    return MaskableActorCriticPolicy
+
+
+@contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """Run with ``count`` intra-op threads: tiny MLPs are fastest (and stable under load) on one."""
+    previous = th.get_num_threads()
+    if count > 0 and count != previous:
+        th.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if th.get_num_threads() != previous:
+            th.set_num_threads(previous)
+
+
+def _constant_schedule(value: float) -> Any:
+    def schedule(_progress_remaining: float) -> float:
+        return value
+
+    return schedule
+
+
+class KefuMLPolicy(Policy):
+    """A supervised (behaviour-cloned) MLP policy whose network is an SB3 maskable actor-critic.
+
+    :param max_history: how many turns the featurizer stacks
+    :param hidden_sizes: widths of the actor's (and critic's) hidden layers
+    :param activation_fn: ``"tanh"`` (SB3's PPO default) or ``"relu"``
+    :param epochs: passes over the training examples
+    :param batch_size: examples per gradient step
+    :param learning_rate: Adam's learning rate for behaviour cloning
+    :param weight_decay: Adam's L2 penalty
+    :param seed: seeds the weights and the batch order (same seed + data = same policy)
+    :param train_on_rules: also imitate rules (the turns after their ``...`` snippet)
+    :param use_requested_slot: featurise the form's requested slot (None: per the domain)
+    :param priority: Rasa 3.x's TED priority (1)
+    :param num_threads: torch threads while training/predicting (0: leave torch's setting alone)
+    :param verbose: 1 logs the loss every 10 epochs
+    """
+
+    rasa_names = ("TEDPolicy", "KefuMLPolicy")
+
+    def __init__(
+        self,
+        max_history: int = DEFAULT_MAX_HISTORY,
+        hidden_sizes: Sequence[int] = (128, 128),
+        activation_fn: str = "tanh",
+        epochs: int = 100,
+        batch_size: int = 32,
+        learning_rate: float = 3e-3,
+        weight_decay: float = 0.0,
+        seed: int = 42,
+        train_on_rules: bool = True,
+        use_requested_slot: bool | None = None,
+        priority: int = DEFAULT_POLICY_PRIORITY,
+        num_threads: int = 1,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(priority)
+        if activation_fn not in ACTIVATIONS:
+            raise PolicyError(f"activation_fn must be one of {sorted(ACTIVATIONS)}, got {activation_fn!r}")
+        self.max_history = int(max_history)
+        self.hidden_sizes = [int(h) for h in hidden_sizes]
+        self.activation_fn = activation_fn
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = float(weight_decay)
+        self.seed = int(seed)
+        self.train_on_rules = train_on_rules
+        self.use_requested_slot = use_requested_slot
+        self.num_threads = int(num_threads)
+        self.verbose = verbose
+        self.featurizer: TrackerFeaturizer | None = None
+        self.network: Any = None  # MaskableActorCriticPolicy once built
+        self.training_loss: list[float] = []
+
+    # -- SB3 interface ---------------------------------------------------------------------------
+    @property
+    def sb3_policy_class(self) -> type:
+        """sb3-contrib's ``MaskableActorCriticPolicy`` (its state dict also fits SB3's ``ActorCriticPolicy``)."""
+        return _sb3_policy_class()
+
+    @property
+    def action_names(self) -> list[str]:
+        """Action ``i`` of the network's output (and of the env's ``Discrete`` space)."""
+        self._require_featurizer()
+        return list(self.featurizer.action_names)
+
+    @property
+    def observation_space(self) -> Any:
+        self._require_featurizer()
+        return self.featurizer.observation_space
+
+    @property
+    def action_space(self) -> Any:
+        from gymnasium import spaces
+
+        return spaces.Discrete(len(self.action_names))
+
+    def make_sb3_policy_kwargs(self) -> dict[str, Any]:
+        """``policy_kwargs`` for an SB3/sb3-contrib actor-critic with exactly this network's shape."""
+        return {
+            "net_arch": {"pi": list(self.hidden_sizes), "vf": list(self.hidden_sizes)},
+            "activation_fn": ACTIVATIONS[self.activation_fn],
+        }
+
+    def copy_weights_to(self, model: Any) -> None:
+        """Load this policy's weights into an SB3 model (``PPO``/``MaskablePPO``) or SB3 policy."""
+        self._require_network()
+        target = getattr(model, "policy", model)
+        target.load_state_dict(self.network.state_dict())
+
+    def copy_weights_from(self: SelfML, model: Any) -> SelfML:
+        """Take the weights of an SB3 model or policy built with :meth:`make_sb3_policy_kwargs`."""
+        self._require_network()
+        source = getattr(model, "policy", model)
+        self.network.load_state_dict(source.state_dict())
+        return self
+
+    def make_sb3_model(self, env: Any, algorithm: type | None = None, **algorithm_kwargs: Any) -> Any:
+        """An SB3 model (``MaskablePPO`` by default) on ``env`` with this network's shape and weights.
+
+        :param env: a Gymnasium env (or SB3 VecEnv) whose observations come from this policy's featurizer
+            and whose ``Discrete`` actions are :attr:`action_names`
+        :param algorithm: an SB3/sb3-contrib on-policy algorithm class (``MaskablePPO``, ``PPO``, ``A2C``)
+        :param algorithm_kwargs: passed on (``n_steps``, ``gamma``, ``learning_rate``, ``seed``, ...)
+        """
+        self._require_network()
+        self._check_env(env)
+        if algorithm is None:
+            from sb3_contrib import MaskablePPO
+
+            algorithm = MaskablePPO
+        policy_class = self.sb3_policy_class if algorithm.__name__.startswith("Maskable") else "MlpPolicy"
+        algorithm_kwargs.setdefault("seed", self.seed)
+        algorithm_kwargs.setdefault("device", "cpu")
+        model = algorithm(policy_class, env, policy_kwargs=self.make_sb3_policy_kwargs(), **algorithm_kwargs)
+        self.copy_weights_to(model)
+        return model
+
+    def finetune(self: SelfML, env: Any, total_timesteps: int, algorithm: type | None = None,
+                 **algorithm_kwargs: Any) -> SelfML:
+        """Reinforcement learning from the current (e.g. behaviour-cloned) weights; keeps the result.
+
+        Builds :meth:`make_sb3_model`, runs ``model.learn(total_timesteps)`` and copies the weights back.
+        """
+        model = self.make_sb3_model(env, algorithm, **algorithm_kwargs)
+        with _torch_threads(self.num_threads):
+            model.learn(total_timesteps=total_timesteps)
+        self.copy_weights_from(model)
+        self.network.set_training_mode(False)
+        return self
+
+    def _check_env(self, env: Any) -> None:
+        expected = (self.featurizer.observation_size,)
+        shape = getattr(getattr(env, "observation_space", None), "shape", None)
+        if shape != expected:
+            raise PolicyError(
+                f"the env's observation_space has shape {shape}, but this policy's featurizer produces {expected}: "
+                f"build the env's observations with policy.featurizer (same domain and max_history)"
+            )
+        n = getattr(getattr(env, "action_space", None), "n", None)
+        if n != len(self.action_names):
+            raise PolicyError(
+                f"the env has {n} actions, but this policy scores {len(self.action_names)} "
+                f"(action i must be policy.action_names[i], i.e. domain.action_names at training time)"
+            )
+
+    def setup(self: SelfML, domain: Domain) -> SelfML:
+        """Build the featurizer and a freshly (seeded) initialised network for ``domain`` (no training)."""
+        self.featurizer = TrackerFeaturizer(domain, self.max_history, self.use_requested_slot)
+        self._build_network()
+        return self
+
+    def _build_network(self) -> None:
+        from gymnasium import spaces
+
+        cls = _sb3_policy_class()
+        with th.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
+            th.manual_seed(self.seed)
+            self.network = cls(
+                self.featurizer.observation_space,
+                spaces.Discrete(len(self.featurizer.action_names)),
+                _constant_schedule(self.learning_rate),
+                **self.make_sb3_policy_kwargs(),
+            )
+        self.network.set_training_mode(False)
+
+    def _require_featurizer(self) -> None:
+        if self.featurizer is None:
+            raise PolicyError("the policy has no featurizer yet: call learn(...) or setup(domain) first")
+
+    def _require_network(self) -> None:
+        if self.network is None:
+            raise PolicyError("the policy has no network yet: call learn(...) or setup(domain) first")
+
+    # -- behaviour cloning -------------------------------------------------------------------------
+    def training_examples(
+        self, trackers: Sequence[TrainingTracker], domain: Domain
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(observations, action indices) of every predictable action, duplicates removed."""
+        self._require_featurizer()
+        featurizer = self.featurizer
+        index = {name: i for i, name in enumerate(featurizer.action_names)}
+        seen: set[tuple[bytes, int]] = set()
+        xs: list[np.ndarray] = []
+        ys: list[int] = []
+        for tracker in trackers:
+            if tracker.is_rule and not self.train_on_rules:
+                continue
+            states, actions = states_and_actions(
+                tracker.events, domain, with_requested_slot=featurizer.uses_requested_slot
+            )
+            for i, action in enumerate(actions):
+                name = action.get("name")
+                if name not in index:
+                    continue
+                window = _after_snippet(states[: i + 1])
+                if not window:
+                    continue  # the first action after a rule's `...` is unpredictable
+                x = featurizer.featurize_states(window)
+                marker = (x.tobytes(), index[name])
+                if marker in seen:
+                    continue
+                seen.add(marker)
+                xs.append(x)
+                ys.append(index[name])
+        if not xs:
+            return np.zeros((0, featurizer.observation_size), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+    def learn(self: SelfML, trackers: Sequence[TrainingTracker], domain: Domain) -> SelfML:
+        """Behaviour cloning: fit the actor to the next actions of the stories (and rules)."""
+        self.setup(domain)
+        x, y = self.training_examples(trackers, domain)
+        self.training_loss = []
+        if len(y) == 0:
+            logger.warning("KefuMLPolicy: no training examples; the policy will predict nothing")
+            return self
+        obs = th.as_tensor(x)
+        labels = th.as_tensor(y)
+        parameters = [
+            p for name, p in self.network.named_parameters() if not name.startswith(("value_net", "mlp_extractor.value"))
+        ]
+        optimizer = th.optim.Adam(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
+        generator = th.Generator().manual_seed(self.seed)
+        loss_fn = nn.CrossEntropyLoss()
+        self.network.set_training_mode(True)
+        with _torch_threads(self.num_threads):
+            self._fit(obs, labels, optimizer, generator, loss_fn)
+        self.network.set_training_mode(False)
+        return self
+
+    def _fit(self, obs: th.Tensor, labels: th.Tensor, optimizer: th.optim.Optimizer, generator: th.Generator,
+             loss_fn: nn.Module) -> None:
+        for epoch in range(self.epochs):
+            order = th.randperm(len(labels), generator=generator)
+            total = 0.0
+            for start in range(0, len(labels), self.batch_size):
+                batch = order[start: start + self.batch_size]
+                logits = self._logits(obs[batch])
+                loss = loss_fn(logits, labels[batch])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(batch)
+            self.training_loss.append(total / len(labels))
+            if self.verbose and (epoch + 1) % 10 == 0:
+                logger.info("KefuMLPolicy epoch %d/%d loss %.4f", epoch + 1, self.epochs, self.training_loss[-1])
+
+    def _logits(self, obs: th.Tensor) -> th.Tensor:
+        features = self.network.extract_features(obs)
+        latent_pi = self.network.mlp_extractor.forward_actor(features)
+        return self.network.action_net(latent_pi)
+
+    # -- prediction ------------------------------------------------------------------------------
+    def predict_observation(
+        self, observation: np.ndarray, action_masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Action probabilities (over :attr:`action_names`) for one observation; masked actions get 0."""
+        self._require_network()
+        with th.no_grad(), _torch_threads(self.num_threads):
+            logits = self._logits(th.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(1, -1))[0]
+            if action_masks is not None:
+                mask = th.as_tensor(np.asarray(action_masks, dtype=bool))
+                logits = th.where(mask, logits, th.tensor(-1e8, dtype=logits.dtype))
+            return th.softmax(logits, dim=-1).numpy()
+
+    def predict(self, tracker: TrackerLike, domain: Domain, action_masks: np.ndarray | None = None) -> Prediction:
+        """Score every action of ``domain.action_names``.
+
+        :param action_masks: booleans over :attr:`action_names` (True = allowed), as sb3-contrib's
+            ``action_masks()``; masked actions get probability 0
+        """
+        return self._predict(tracker_events(tracker), domain, action_masks)
+
+    def _predict(self, events: list[EventDict], domain: Domain, action_masks: np.ndarray | None = None) -> Prediction:
+        if self.network is None:
+            return self._prediction(self._default_probabilities(domain), domain)
+        observation = self.featurizer.featurize(events, domain)
+        probs = self.predict_observation(observation, action_masks)
+        probabilities = self._default_probabilities(domain)
+        positions = {name: i for i, name in enumerate(domain.action_names)}
+        for name, p in zip(self.featurizer.action_names, probs, strict=True):
+            where = positions.get(name)
+            if where is not None:
+                probabilities[where] = float(p)
+        return self._prediction(probabilities, domain)
+
+    # -- persistence -------------------------------------------------------------------------------
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return {
+            "max_history": self.max_history,
+            "hidden_sizes": list(self.hidden_sizes),
+            "activation_fn": self.activation_fn,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+            "train_on_rules": self.train_on_rules,
+            "use_requested_slot": self.use_requested_slot,
+            "priority": self.priority,
+            "num_threads": self.num_threads,
+            "verbose": self.verbose,
+        }
+
+    def _save_learned(self, path: Path) -> None:
+        if self.network is None:
+            return
+        (path / FEATURIZER_FILE).write_text(json.dumps(self.featurizer.to_dict(), indent=1), encoding="utf-8")
+        th.save(self.network.state_dict(), path / WEIGHTS_FILE)
+
+    def _load_learned(self, path: Path) -> None:
+        featurizer_file = path / FEATURIZER_FILE
+        if not featurizer_file.exists():
+            return
+        self.featurizer = TrackerFeaturizer.from_dict(json.loads(featurizer_file.read_text(encoding="utf-8")))
+        self._build_network()
+        self.network.load_state_dict(th.load(path / WEIGHTS_FILE, weights_only=True))
+        self.network.set_training_mode(False)
+
+
+def _after_snippet(states: Sequence[State]) -> list[State]:
+    """The states after the last rule snippet (``...``) state; all of them when there is none."""
+    for index in range(len(states) - 1, -1, -1):
+        if prev_action_name(states[index]) == RULE_SNIPPET_ACTION_NAME:
+            return list(states[index + 1:])
+    return list(states)
