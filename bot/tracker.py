@@ -111,6 +111,8 @@ class DialogueStateTracker:
         elif kind == ev.ACTION:
             self.latest_action = {"action_name": event.get("name")}
             self.followup_action = None
+            if self.active_loop and event.get("name") == self.active_loop.get("name"):
+                self.active_loop["rejected"] = False  # the loop ran again: a rejection is spent
         elif kind == ev.SLOT:
             self.slots[event["name"]] = event.get("value")
         elif kind == ev.RESET_SLOTS:
@@ -126,7 +128,7 @@ class DialogueStateTracker:
             if self.active_loop:
                 self.active_loop["validate"] = not event.get("is_interrupted", False)
         elif kind == ev.ACTION_EXECUTION_REJECTED:
-            if self.active_loop:
+            if self.active_loop and event.get("name") == self.active_loop.get("name"):
                 self.active_loop["rejected"] = True
         elif kind == ev.FOLLOWUP:
             self.followup_action = event.get("name")
