@@ -31,7 +31,16 @@ def _not_yet(name: str) -> Handler:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``kefu`` argument parser."""
-    from bot.commands import data_cmd, init_cmd, nlu_cmd, train_cmd
+    from bot.commands import (
+        data_cmd,
+        init_cmd,
+        nlu_cmd,
+        run_cmd,
+        shell_cmd,
+        sim_cmd,
+        test_core_cmd,
+        train_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="kefu",
@@ -59,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_cmd.add_train_nlu_args(train_nlu)
     train_nlu.set_defaults(handler=nlu_cmd.run_train_nlu)
     train_core = train_sub.add_parser("core", help="train only the dialogue policies")
-    train_core.set_defaults(handler=_not_yet("train core"))
+    train_cmd.add_args(train_core)
+    train_core.set_defaults(handler=train_cmd.run_core)
 
     test = commands.add_parser("test", help="evaluate a trained model")
     test_sub = test.add_subparsers(dest="test_command", metavar="<part>")
@@ -67,14 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_cmd.add_test_nlu_args(test_nlu)
     test_nlu.set_defaults(handler=nlu_cmd.run_test_nlu)
     test_core = test_sub.add_parser("core", help="evaluate the dialogue model on test stories")
-    test_core.set_defaults(handler=_not_yet("test core"))
-    test.set_defaults(handler=_not_yet("test core"))
+    test_core_cmd.add_args(test_core)
+    test_core.set_defaults(handler=test_core_cmd.run)
+    test.set_defaults(handler=lambda args: (test.print_help(), 0)[1])
 
     shell = commands.add_parser("shell", help="talk to the assistant in the terminal")
-    shell.set_defaults(handler=_not_yet("shell"))
+    shell_cmd.add_args(shell)
+    shell.set_defaults(handler=shell_cmd.run)
 
     run = commands.add_parser("run", help="start the assistant's HTTP server (or 'run actions')")
-    run.set_defaults(handler=_not_yet("run"))
+    run_cmd.add_args(run)
+    run.set_defaults(handler=run_cmd.run)
     run_sub = run.add_subparsers(dest="run_command", metavar="[actions]")
     run_actions = run_sub.add_parser("actions", help="start the action server (port 5055)")
     run_actions.set_defaults(handler=_not_yet("run actions"))
@@ -87,8 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("compare", "compare policies side by side"),
         ("chat", "watch a simulated shopper talk to the bot"),
     ):
-        sub = sim_sub.add_parser(name, help=text)
-        sub.set_defaults(handler=_not_yet("sim"))
+        sim_sub.add_parser(name, help=text).set_defaults(handler=_not_yet("sim"))
     sim.set_defaults(handler=_not_yet("sim"))
     return parser
 

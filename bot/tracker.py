@@ -113,6 +113,7 @@ class DialogueStateTracker:
             self.followup_action = None
             if self.active_loop and event.get("name") == self.active_loop.get("name"):
                 self.active_loop["rejected"] = False  # the loop ran again: a rejection is spent
+                self.active_loop["validate"] = True
         elif kind == ev.SLOT:
             self.slots[event["name"]] = event.get("value")
         elif kind == ev.RESET_SLOTS:

@@ -1,0 +1,466 @@
+"""The turn loop: one user message in, the bot's replies out, the conversation saved.
+
+For each message (Rasa's ``MessageProcessor``)::
+
+    parse (payload syntax first, else NLU; sentiment comes along)
+    lock(conversation) →
+      retrieve tracker → start a session if none or expired (action_session_start)
+      → log the user event → action_extract_slots (slot mappings; the sentiment slot)
+      → unless paused: handoff triggers (persistent anger) → predict and run actions until
+        action_listen (at most ``max_predictions``) → handoff trigger (repeated fallbacks)
+      → save tracker
+    → release
+
+Actions never raise into the turn: a rejection becomes ``action_execution_rejected`` (and another
+action is predicted), a dead or broken action server becomes a polite message to the shopper plus a
+``kefu_action_error`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot import events as ev
+from bot.actions import (
+    Action,
+    ActionClient,
+    ActionExecutionRejection,
+    ActionHandoff,
+    ActionServerError,
+    action_for_name,
+    bot_utterance,
+    message_of,
+)
+from bot.actions.action import ActionSessionStart
+from bot.actions.handoff import REASON_ANGER, REASON_FALLBACKS, REASON_REQUESTED
+from bot.agent import Agent
+from bot.channels.base import CollectingOutputChannel, OutputChannel, UserMessage
+from bot.constants import (
+    ACTION_DEFAULT_FALLBACK_NAME,
+    ACTION_EXTRACT_SLOTS_NAME,
+    ACTION_HANDOFF_NAME,
+    ACTION_LISTEN_NAME,
+    ACTION_SESSION_START_NAME,
+    ACTION_TWO_STAGE_FALLBACK_NAME,
+    INTENT_NLU_FALLBACK,
+    INTENT_RESTART,
+    SENTIMENT_SLOT,
+)
+from bot.events import EventDict
+from bot.interpreter import parse_payload
+from bot.parse_result import empty_parse_result
+from bot.tracker import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_PREDICTIONS = 10
+EXTERNAL_MESSAGE_PREFIX = "EXTERNAL: "
+POLITE_ERROR_TEXT = (
+    "Sorry, something went wrong on our side and I couldn't finish that. Please try again in a moment."
+)
+UTTER_ACTION_ERROR = "utter_kefu_action_error"
+
+
+class TrackerStoreLike(Protocol):
+    """What the processor needs from a tracker store (``bot.stores.TrackerStore``)."""
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None: ...
+    async def save(self, tracker: DialogueStateTracker) -> None: ...
+    async def delete(self, sender_id: str) -> bool: ...
+    async def keys(self) -> list[str]: ...
+
+
+class LockStoreLike(Protocol):
+    """What the processor needs from a lock store (``bot.stores.LockStore``)."""
+
+    def lock(self, sender_id: str) -> AbstractAsyncContextManager[None]: ...
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """When Kefu hands a conversation to a human by itself (``handoff:`` in endpoints.yml).
+
+    :param angry_turns: hand off when the ``sentiment`` slot was ``angry`` for this many user turns
+        in a row (0: never)
+    :param max_fallbacks: hand off after this many fallback turns in a row (0: never)
+    :param intents: intents that always hand off (the policy may also predict a handoff action)
+    :param angry_label: the sentiment label that counts as anger
+    """
+
+    angry_turns: int = 3
+    max_fallbacks: int = 3
+    intents: tuple[str, ...] = ()
+    angry_label: str = "angry"
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None) -> HandoffSettings:
+        config = config or {}
+        return cls(
+            angry_turns=int(config.get("angry_turns", cls.angry_turns)),
+            max_fallbacks=int(config.get("max_fallbacks", cls.max_fallbacks)),
+            intents=tuple(str(i) for i in config.get("intents") or ()),
+            angry_label=str(config.get("angry_label", cls.angry_label)),
+        )
+
+
+@dataclass
+class NextAction:
+    """The action to run next and who chose it."""
+
+    name: str
+    policy: str | None = None
+    confidence: float | None = None
+    events: list[EventDict] = field(default_factory=list)
+    prediction: Any = None  # the policy's full prediction (votes of every policy), when there was one
+
+
+def _since_last_reset(events: list[EventDict]) -> list[EventDict]:
+    """Events after the latest session start, restart, resume or handoff."""
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") in (ev.SESSION_STARTED, ev.RESTART, ev.RESUME, ev.HANDOFF):
+            return events[index + 1:]
+    return list(events)
+
+
+def _turns(events: list[EventDict]) -> list[list[EventDict]]:
+    """Split events into user turns (each starts with a ``user`` event)."""
+    turns: list[list[EventDict]] = []
+    for event in events:
+        if event.get("event") == ev.USER:
+            turns.append([event])
+        elif turns:
+            turns[-1].append(event)
+    return turns
+
+
+def anger_streak(tracker: DialogueStateTracker, angry_label: str = "angry") -> int:
+    """How many of the latest user turns in a row ended with the sentiment slot at ``angry_label``."""
+    streak = 0
+    value: Any = None
+    values: list[Any] = []
+    for turn in _turns(_since_last_reset(tracker.events)):
+        for event in turn:
+            if event.get("event") == ev.SLOT and event.get("name") == SENTIMENT_SLOT:
+                value = event.get("value")
+        values.append(value)
+    for value in reversed(values):
+        if value != angry_label:
+            break
+        streak += 1
+    return streak
+
+
+def _is_fallback_turn(turn: list[EventDict]) -> bool:
+    intent = ((turn[0].get("parse_data") or {}).get("intent") or {}).get("name")
+    if intent == INTENT_NLU_FALLBACK:
+        return True
+    two_stage_running = False
+    for event in turn:
+        if event.get("event") == ev.ACTION:
+            if event.get("name") == ACTION_DEFAULT_FALLBACK_NAME:
+                return True
+            if event.get("name") == ACTION_TWO_STAGE_FALLBACK_NAME:
+                two_stage_running = True
+        elif event.get("event") == ev.ACTIVE_LOOP and two_stage_running and event.get("name") is None:
+            two_stage_running = False
+    return two_stage_running
+
+
+def fallback_streak(tracker: DialogueStateTracker) -> int:
+    """How many of the latest user turns in a row the bot could not understand."""
+    streak = 0
+    for turn in reversed(_turns(_since_last_reset(tracker.events))):
+        if not _is_fallback_turn(turn):
+            break
+        streak += 1
+    return streak
+
+
+class MessageProcessor:
+    """Runs turns against a tracker store, a lock store and the current agent.
+
+    :param agent: the loaded model (replace ``processor.agent`` to hot-swap)
+    :param tracker_store: where conversations live
+    :param lock_store: one turn per conversation at a time
+    :param action_client: the action server client (None: no custom actions)
+    :param handoff: automatic handoff settings
+    :param max_predictions: most actions predicted after one user message
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        tracker_store: TrackerStoreLike,
+        lock_store: LockStoreLike,
+        action_client: ActionClient | None = None,
+        handoff: HandoffSettings | None = None,
+        max_predictions: int = DEFAULT_MAX_PREDICTIONS,
+    ) -> None:
+        self.agent = agent
+        self.tracker_store = tracker_store
+        self.lock_store = lock_store
+        self.action_client = action_client
+        self.handoff = handoff or HandoffSettings()
+        self.max_predictions = max_predictions
+        self.prediction_listeners: list[Callable[[DialogueStateTracker, NextAction], None]] = []
+
+    @property
+    def domain(self) -> Any:
+        return self.agent.domain
+
+    # -- parsing ----------------------------------------------------------------------------------
+    async def parse_message(self, text: str | None, agent: Agent | None = None) -> dict[str, Any]:
+        """Rasa's ``/model/parse``: payload syntax first, else the NLU model (in a worker thread)."""
+        agent = agent or self.agent
+        text = text or ""
+        payload = parse_payload(text) if text.startswith("/") else None
+        if payload is not None:
+            return dict(payload)
+        if agent.interpreter is None or not text.strip():
+            return dict(empty_parse_result(text))
+        result = await asyncio.to_thread(agent.interpreter.parse, text)
+        result = dict(result)
+        result.setdefault("text", text)
+        return result
+
+    # -- trackers ---------------------------------------------------------------------------------
+    def new_tracker(self, sender_id: str, agent: Agent | None = None) -> DialogueStateTracker:
+        return DialogueStateTracker.from_domain(sender_id, (agent or self.agent).domain)
+
+    async def get_tracker(self, sender_id: str) -> DialogueStateTracker | None:
+        """The stored conversation (slots defaulted from the current domain), or None."""
+        tracker = await self.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            return None
+        return DialogueStateTracker.from_domain(sender_id, self.domain, tracker.events)
+
+    async def get_or_create_tracker(self, sender_id: str, agent: Agent | None = None) -> DialogueStateTracker:
+        tracker = await self.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            return self.new_tracker(sender_id, agent)
+        return DialogueStateTracker.from_domain(sender_id, (agent or self.agent).domain, tracker.events)
+
+    def _session_expired(self, tracker: DialogueStateTracker, agent: Agent) -> bool:
+        minutes = agent.domain.session_expiration_time
+        if not minutes or minutes <= 0:
+            return False
+        user = next((e for e in reversed(tracker.events) if e.get("event") == ev.USER), None)
+        if user is None:
+            return False
+        return (time.time() - float(user.get("timestamp") or 0)) / 60.0 > minutes
+
+    async def _update_session(self, tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent,
+                              metadata: dict[str, Any] | None = None) -> None:
+        if not tracker.applied_events() or self._session_expired(tracker, agent):
+            await self._run_action(ActionSessionStart(metadata), tracker, output_channel, agent,
+                                   NextAction(ACTION_SESSION_START_NAME))
+
+    # -- the turn ---------------------------------------------------------------------------------
+    async def handle_message(self, message: UserMessage, output_channel: OutputChannel | None = None
+                             ) -> DialogueStateTracker:
+        """Run one user turn and return the saved tracker (replies went to ``output_channel``)."""
+        output_channel = output_channel or CollectingOutputChannel()
+        agent = self.agent
+        parse_data = message.parse_data or await self.parse_message(message.text, agent)
+        async with self.lock_store.lock(message.sender_id):
+            tracker = await self.get_or_create_tracker(message.sender_id, agent)
+            await self._update_session(tracker, output_channel, agent, message.metadata or None)
+            await self._log_user_message(message, parse_data, tracker, output_channel, agent)
+            await self._respond(tracker, output_channel, agent)
+            await self.tracker_store.save(tracker)
+        return tracker
+
+    async def log_message(self, message: UserMessage) -> DialogueStateTracker:
+        """Record a user message (and its slots) without predicting (``POST .../messages``)."""
+        agent = self.agent
+        parse_data = message.parse_data or await self.parse_message(message.text, agent)
+        output_channel = CollectingOutputChannel()
+        async with self.lock_store.lock(message.sender_id):
+            tracker = await self.get_or_create_tracker(message.sender_id, agent)
+            await self._update_session(tracker, output_channel, agent, message.metadata or None)
+            await self._log_user_message(message, parse_data, tracker, output_channel, agent)
+            await self.tracker_store.save(tracker)
+        return tracker
+
+    async def trigger_intent(self, sender_id: str, intent: str, entities: Any,
+                             output_channel: OutputChannel | None = None) -> DialogueStateTracker:
+        """Act as if the user sent ``intent`` (``POST .../trigger_intent``; Rasa's external events)."""
+        if isinstance(entities, dict):
+            entity_list = [{"entity": k, "value": v} for k, v in entities.items()]
+        else:
+            entity_list = list(entities or [])
+        parse_data = {
+            "text": f"{EXTERNAL_MESSAGE_PREFIX}{intent}",
+            "intent": {"name": intent, "confidence": 1.0},
+            "intent_ranking": [{"name": intent, "confidence": 1.0}],
+            "entities": entity_list,
+        }
+        message = UserMessage(parse_data["text"], sender_id, input_channel="external", parse_data=parse_data)
+        return await self.handle_message(message, output_channel)
+
+    async def _log_user_message(self, message: UserMessage, parse_data: dict[str, Any],
+                                tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent) -> None:
+        tracker.update(ev.UserUttered(
+            message.text, parse_data, input_channel=message.input_channel, message_id=message.message_id,
+            metadata=message.metadata,
+        ))
+        extraction = action_for_name(ACTION_EXTRACT_SLOTS_NAME, agent.domain, self.action_client)
+        try:
+            events = await extraction.run(output_channel, agent.nlg, tracker, agent.domain)
+        except Exception as exc:  # slot extraction must never lose the user's message
+            logger.warning("slot extraction failed: %s", exc)
+            events = []
+        await self._send_bot_messages(events, tracker, output_channel)
+        for event in events:
+            tracker.update(dict(event, timestamp=time.time()))
+
+    @staticmethod
+    def _should_handle(tracker: DialogueStateTracker) -> bool:
+        return not tracker.paused or tracker.latest_intent == INTENT_RESTART
+
+    async def _respond(self, tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent) -> None:
+        if not self._should_handle(tracker):
+            logger.debug("conversation %s is paused (handed off?): message recorded, no reply", tracker.sender_id)
+            return
+        trigger = self._handoff_before_prediction(tracker)
+        if trigger is not None:
+            await self._run_action(ActionHandoff(trigger), tracker, output_channel, agent,
+                                   NextAction(ACTION_HANDOFF_NAME, "KefuHandoff", 1.0))
+            return
+        await self._prediction_loop(tracker, output_channel, agent)
+        if self.handoff.max_fallbacks > 0 and not tracker.paused and fallback_streak(tracker) >= self.handoff.max_fallbacks:
+            await self._run_action(ActionHandoff(REASON_FALLBACKS), tracker, output_channel, agent,
+                                   NextAction(ACTION_HANDOFF_NAME, "KefuHandoff", 1.0))
+
+    def _handoff_before_prediction(self, tracker: DialogueStateTracker) -> str | None:
+        if tracker.latest_intent in self.handoff.intents:
+            return REASON_REQUESTED
+        if self.handoff.angry_turns > 0 and anger_streak(tracker, self.handoff.angry_label) >= self.handoff.angry_turns:
+            return REASON_ANGER
+        return None
+
+    async def _prediction_loop(self, tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent) -> None:
+        should_predict = True
+        steps = 0
+        while should_predict and self._should_handle(tracker) and steps < self.max_predictions:
+            next_action = self.predict_next_action(tracker, agent)
+            for listener in self.prediction_listeners:
+                listener(tracker, next_action)
+            for event in next_action.events:
+                tracker.update(event)
+            action = action_for_name(next_action.name, agent.domain, self.action_client)
+            should_predict = await self._run_action(action, tracker, output_channel, agent, next_action)
+            steps += 1
+        if should_predict and steps >= self.max_predictions:
+            logger.warning("conversation %s: stopped after %d actions without action_listen (check your stories)",
+                           tracker.sender_id, steps)
+
+    def predict_next_action(self, tracker: DialogueStateTracker, agent: Agent | None = None) -> NextAction:
+        """The followup action if one is set, else the policy's prediction (action_listen without one)."""
+        agent = agent or self.agent
+        followup = tracker.followup_action
+        if followup:
+            tracker.followup_action = None
+            if followup in agent.domain.action_names:
+                return NextAction(followup, "FollowupAction", 1.0)
+            logger.warning("followup action '%s' is not in the domain; ignoring it", followup)
+        if agent.policy is None:
+            return NextAction(ACTION_LISTEN_NAME, None, None)
+        prediction = agent.policy.predict(tracker, agent.domain)
+        name = getattr(prediction, "action_name", None) or ACTION_LISTEN_NAME
+        events = list(getattr(prediction, "events", []) or []) + list(getattr(prediction, "optional_events", []) or [])
+        return NextAction(name, getattr(prediction, "policy_name", None), getattr(prediction, "confidence", None),
+                          events, prediction)
+
+    async def _send_bot_messages(self, events: Iterable[EventDict], tracker: DialogueStateTracker,
+                                 output_channel: OutputChannel) -> None:
+        for event in events:
+            if event.get("event") == ev.BOT:
+                await output_channel.send_response(tracker.sender_id, message_of(event))
+
+    def _error_events(self, action_name: str, message: str, tracker: DialogueStateTracker,
+                      output_channel: OutputChannel, agent: Agent) -> list[EventDict]:
+        reply = agent.nlg.generate(UTTER_ACTION_ERROR, tracker.slots, output_channel.name()) if agent.nlg else None  # type: ignore[union-attr]
+        reply = reply or {"text": POLITE_ERROR_TEXT}
+        reply["utter_action"] = UTTER_ACTION_ERROR
+        return [bot_utterance(reply), ev.ActionError(action_name, message)]
+
+    async def _run_action(self, action: Action, tracker: DialogueStateTracker, output_channel: OutputChannel,
+                          agent: Agent, next_action: NextAction) -> bool:
+        """Run one action and log it; returns whether to predict another action after it."""
+        name = action.name()
+        try:
+            events = await action.run(output_channel, agent.nlg, tracker, agent.domain)
+        except ActionExecutionRejection as exc:
+            logger.debug("action '%s' rejected: %s", name, exc.message)
+            tracker.update(ev.ActionExecutionRejected(name, next_action.policy, next_action.confidence))
+            return name != ACTION_LISTEN_NAME
+        except ActionServerError as exc:
+            logger.error("%s", exc)
+            events = self._error_events(name, exc.message, tracker, output_channel, agent)
+        except Exception as exc:  # a bug in an action must not take the conversation down
+            logger.exception("action '%s' failed", name)
+            events = self._error_events(name, f"{type(exc).__name__}: {exc}", tracker, output_channel, agent)
+        if any(e.get("event") == ev.PAUSE for e in events) and not any(e.get("event") == ev.HANDOFF for e in events):
+            index = next(i for i, e in enumerate(events) if e.get("event") == ev.PAUSE)
+            events = events[:index] + [ev.HandedOff(REASON_REQUESTED)] + events[index:]
+        await self._send_bot_messages(events, tracker, output_channel)
+        if not any(e.get("event") == ev.ACTION_EXECUTION_REJECTED for e in events):
+            tracker.update(ev.ActionExecuted(name, next_action.policy, next_action.confidence))
+        for event in events:
+            tracker.update(dict(event, timestamp=time.time()))
+        return name not in (ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME)
+
+    # -- conversations API ------------------------------------------------------------------------
+    async def append_events(self, sender_id: str, events: list[EventDict], replace: bool = False
+                            ) -> DialogueStateTracker:
+        """Append events to (or, with ``replace``, replace the events of) a conversation."""
+        async with self.lock_store.lock(sender_id):
+            if replace:
+                tracker = self.new_tracker(sender_id)
+            else:
+                tracker = await self.get_or_create_tracker(sender_id)
+            for event in events:
+                tracker.update(event)
+            await self.tracker_store.save(tracker)
+        return tracker
+
+    async def resume(self, sender_id: str) -> DialogueStateTracker | None:
+        """Hand a paused (handed-off) conversation back to the bot."""
+        async with self.lock_store.lock(sender_id):
+            tracker = await self.tracker_store.retrieve(sender_id)
+            if tracker is None:
+                return None
+            tracker = DialogueStateTracker.from_domain(sender_id, self.domain, tracker.events)
+            tracker.update(ev.ConversationResumed())
+            await self.tracker_store.save(tracker)
+        return tracker
+
+    async def delete(self, sender_id: str) -> bool:
+        async with self.lock_store.lock(sender_id):
+            return await self.tracker_store.delete(sender_id)
+
+    async def handoff_queue(self) -> list[dict[str, Any]]:
+        """Conversations waiting for a human, oldest handoff first."""
+        queue: list[dict[str, Any]] = []
+        for sender_id in await self.tracker_store.keys():
+            tracker = await self.tracker_store.retrieve(sender_id)
+            if tracker is None or not tracker.is_handed_off:
+                continue
+            handoff = next((e for e in reversed(tracker.events) if e.get("event") == ev.HANDOFF), {})
+            queue.append({
+                "sender_id": sender_id,
+                "reason": tracker.handoff_reason,
+                "since": handoff.get("timestamp"),
+                "latest_message": tracker.latest_message.get("text"),
+                "latest_event_time": tracker.latest_event_time,
+                "sentiment": tracker.get_slot(SENTIMENT_SLOT),
+            })
+        queue.sort(key=lambda item: item.get("since") or 0)
+        return queue
