@@ -37,7 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
         nlu_cmd,
         run_cmd,
         shell_cmd,
-        sim_cmd,
         test_core_cmd,
         train_cmd,
     )
