@@ -20,9 +20,8 @@ from bot import api
 from bot.actions import ActionClient, ActionEndpoint
 from bot.agent import Agent
 from bot.app_keys import HTTP, PROCESSOR, SETTINGS
-from bot.channels import rest
+from bot.channels import registry, rest
 from bot.domain import Domain
-from bot.errors import KefuError
 from bot.loaders.endpoints_loader import Endpoints
 from bot.processor import DEFAULT_MAX_PREDICTIONS, HandoffSettings, MessageProcessor
 from bot.web_utils import auth_middleware, errors_middleware, setup_cors
@@ -112,23 +111,19 @@ def _describe(store: Any) -> str:
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The whole bot server: REST channel, optional server API, auth, CORS, error mapping."""
-    unknown = sorted(set(settings.credentials) - {"rest", "socketio"})
-    if unknown:
-        raise KefuError(f"credentials: unknown channel(s) {', '.join(unknown)} (Kefu serves 'rest')")
-    if "socketio" in settings.credentials:
-        logger.warning("credentials: the socketio channel is not served by this Kefu version; use the REST channel")
+    """The whole bot server: the channels of credentials.yml, optional server API, auth, CORS, error mapping."""
+    channels = registry.served_channels(settings.credentials)  # unknown channel names: KefuError
     middlewares = [errors_middleware()]
     if settings.auth_token or settings.jwt_secret:
-        middlewares.append(auth_middleware(settings.auth_token, settings.jwt_secret, settings.jwt_method))
+        middlewares.append(registry.open_channel_paths(  # the widget and socket.io need no API token
+            auth_middleware(settings.auth_token, settings.jwt_secret, settings.jwt_method), channels))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     if settings.cors_origins:
         setup_cors(app, settings.cors_origins)
     app.cleanup_ctx.extend([http_session, dialogue_engine])
-    app.add_routes(api.public_routes())
+    taken = registry.mount_channels(app, channels, root_fallback=api.hello)  # socketio takes "/" for browsers
+    app.add_routes([route for route in api.public_routes() if route.path not in taken])
     if settings.enable_api:
         app.add_routes(api.api_routes())
-    if "rest" in settings.credentials or not settings.credentials:
-        app.add_subapp("/webhooks/rest/", rest.create_app())
     return app
