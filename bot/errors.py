@@ -43,6 +43,20 @@ class Problem:
         return self.severity == ERROR
 
 
+class ProblemSink:
+    """Collects the problems found in one file, each at a ``(line, col)`` position."""
+
+    def __init__(self, path: str, problems: list[Problem]) -> None:
+        self.path = path
+        self.problems = problems
+
+    def error(self, pos: tuple[int, int], message: str) -> None:
+        self.problems.append(Problem(self.path, pos[0], pos[1], ERROR, message))
+
+    def warning(self, pos: tuple[int, int], message: str) -> None:
+        self.problems.append(Problem(self.path, pos[0], pos[1], WARNING, message))
+
+
 class UserFileError(KefuError):
     """A user's file cannot be used; carries the :class:`Problem` that says where and why."""
 

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.errors import ERROR, WARNING, Problem
+from bot.errors import Problem, ProblemSink
 from bot.loaders.annotation import AnnotationError, parse_annotated
 from bot.training_data import NLUData, NLUExample, SourcePos
 from bot.yaml_reader import PosDict, PosList, ScalarStr
 
 NLU_ITEM_KEYS = ("intent", "synonym", "regex", "lookup")
-
-
-class _Sink:
-    def __init__(self, path: str, problems: list[Problem]) -> None:
-        self.path = path
-        self.problems = problems
-
-    def error(self, pos: tuple[int, int], message: str) -> None:
-        self.problems.append(Problem(self.path, pos[0], pos[1], ERROR, message))
-
-    def warning(self, pos: tuple[int, int], message: str) -> None:
-        self.problems.append(Problem(self.path, pos[0], pos[1], WARNING, message))
 
 
 def _block_lines(value: ScalarStr, file_lines: list[str]) -> list[tuple[str, int, int]]:
@@ -46,7 +34,7 @@ def _block_lines(value: ScalarStr, file_lines: list[str]) -> list[tuple[str, int
 
 
 def _example_items(
-    value: Any, pos: tuple[int, int], sink: _Sink, file_lines: list[str], section: str
+    value: Any, pos: tuple[int, int], sink: ProblemSink, file_lines: list[str], section: str
 ) -> list[tuple[str, dict[str, Any], int, int]]:
     """Normalise both example styles to ``(raw_text, metadata, line, col)``."""
     items: list[tuple[str, dict[str, Any], int, int]] = []
@@ -77,7 +65,7 @@ def _example_items(
 
 def parse_nlu_section(section: Any, path: str, file_lines: list[str], problems: list[Problem]) -> NLUData:
     """Turn the ``nlu:`` list into :class:`NLUData`, appending every problem to ``problems``."""
-    sink = _Sink(path, problems)
+    sink = ProblemSink(path, problems)
     data = NLUData()
     if not isinstance(section, PosList):
         pos = (getattr(section, "line", 0), getattr(section, "col", 0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.errors import ERROR, WARNING, Problem
+from bot.errors import Problem, ProblemSink
 from bot.loaders.annotation import AnnotationError, parse_annotated
 from bot.training_data import (
     ANY_SLOT_VALUE,
@@ -25,17 +25,7 @@ STEP_KEYS = ("intent", "user", "action", "bot", "slot_was_set", "active_loop", "
 BLOCK_KEYS = {"story", "rule", "steps", "condition", "conversation_start", "wait_for_user_input", "metadata"}
 
 
-class _StoryParser:
-    def __init__(self, path: str, problems: list[Problem]) -> None:
-        self.path = path
-        self.problems = problems
-
-    def error(self, pos: tuple[int, int], message: str) -> None:
-        self.problems.append(Problem(self.path, pos[0], pos[1], ERROR, message))
-
-    def warning(self, pos: tuple[int, int], message: str) -> None:
-        self.problems.append(Problem(self.path, pos[0], pos[1], WARNING, message))
-
+class _StoryParser(ProblemSink):
     def src(self, pos: tuple[int, int]) -> SourcePos:
         return SourcePos(self.path, pos[0], pos[1])
 
