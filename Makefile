@@ -25,7 +25,8 @@ system-deps:
 
 demo: install
 	$(BIN)/kefu data validate
-	@bash scripts/demo.sh
+	$(BIN)/kefu train          # skips the parts whose data and config did not change
+	$(BIN)/python scripts/run_demo.py
 
 test: install system-deps
 	$(BIN)/ruff check .

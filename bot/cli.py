@@ -32,6 +32,7 @@ def _not_yet(name: str) -> Handler:
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``kefu`` argument parser."""
     from bot.commands import (
+        actions_cmd,
         data_cmd,
         init_cmd,
         nlu_cmd,
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_core = train_sub.add_parser("core", help="train only the dialogue policies")
     train_cmd.add_args(train_core)
     train_core.set_defaults(handler=train_cmd.run_core)
+    train_reco = train_sub.add_parser("recommender", help="train the two-tower recommendation model")
+    actions_cmd.add_train_reco_args(train_reco)
+    train_reco.set_defaults(handler=actions_cmd.run_train_reco)
 
     test = commands.add_parser("test", help="evaluate a trained model")
     test_sub = test.add_subparsers(dest="test_command", metavar="<part>")
@@ -89,7 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=run_cmd.run)
     run_sub = run.add_subparsers(dest="run_command", metavar="[actions]")
     run_actions = run_sub.add_parser("actions", help="start the action server (port 5055)")
-    run_actions.set_defaults(handler=_not_yet("run actions"))
+    actions_cmd.add_args(run_actions)
+    run_actions.set_defaults(handler=actions_cmd.run)
+
+    backends = commands.add_parser("backends", help="serve the demo shop's order and recommendation backends")
+    actions_cmd.add_backend_args(backends)
+    backends.set_defaults(handler=actions_cmd.run_backends)
 
     sim = commands.add_parser("sim", help="user simulator: train | evaluate | compare | chat")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="<sim command>")

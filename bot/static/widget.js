@@ -20,7 +20,7 @@
  * Bot messages (the socket.io channel's bot_uttered): {text}, {text, quick_replies|buttons},
  * {attachment: {type: "image", payload: {src}}}, {attachment: {type: "template", payload:
  * {template_type: "generic", elements}}} and Kefu product cards as custom JSON:
- * {products: [{title|name, price, currency, image|image_url, pitch|subtitle, url, buttons}], text?}.
+ * {products|recommendations: [{title|name, price, currency, image|image_url, pitch|subtitle, url, buttons}], text?}.
  * Anything else is handed to the page as a "kefu:message" event on window.
  *
  * The conversation survives page reloads: the session id and a transcript live in localStorage and
@@ -394,7 +394,7 @@
 
   function productsOf(custom) {
     if (!custom || typeof custom !== 'object') return null;
-    var list = custom.products || custom.items || (custom.type === 'products' || custom.type === 'product_cards' ? custom.elements : null);
+    var list = custom.products || custom.recommendations || custom.items || (custom.type === 'products' || custom.type === 'product_cards' ? custom.elements : null);
     return Array.isArray(list) ? list : null;
   }
 

@@ -1,0 +1,1 @@
+"""Order service: a real database of customers, orders, shipments, returns and refunds."""

@@ -1,0 +1,1 @@
+"""Two-tower recommendation service: catalog interactions, model, training, serving."""

@@ -1,0 +1,193 @@
+"""The real rasa-sdk action server on loopback, calling the real order and recommendation services.
+
+Requests follow Rasa's action-server protocol (``POST /webhook`` with next_action, sender_id, tracker, domain,
+version); after cancel and return the order database itself is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+MIA = {"order_id": "A48213", "email": "mia.k@gmail.com"}
+
+
+def db_rows(db_path: Path, sql: str, *params: object) -> list[tuple]:
+    with sqlite3.connect(db_path) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def texts(body: dict) -> str:
+    return "\n".join(r.get("text") or "" for r in body["responses"])
+
+
+def slot_events(body: dict) -> dict:
+    return {e["name"]: e["value"] for e in body["events"] if e["event"] == "slot"}
+
+
+def test_every_domain_action_is_served(stack, domain) -> None:
+    with urllib.request.urlopen(f"{stack.actions_url}/actions") as reply:
+        served = {a["name"] for a in json.loads(reply.read())}
+    custom = {name if isinstance(name, str) else next(iter(name)) for name in domain["actions"]}
+    assert custom <= served
+
+
+def test_check_order_status(stack, call) -> None:
+    status, body = call(stack.actions_url, "action_check_order_status", MIA)
+    assert status == 200
+    response = body["responses"][0]
+    assert response["response"] == "utter_order_status" and response["order_id"] == "A48213"
+    assert "on its way with" in response["order_status"] and "tracking number" in response["order_status"]
+    assert slot_events(body) == {"order_status": "shipped"}
+
+
+def test_lookup_with_someone_elses_email_is_refused(stack, call) -> None:
+    status, body = call(stack.actions_url, "action_check_order_status",
+                        {"order_id": "A48213", "email": "jane.doe@example.com"})
+    assert status == 200
+    assert "couldn't find an order A48213" in texts(body)
+    assert "tracking" not in json.dumps(body["responses"]).lower()
+    assert slot_events(body) == {"order_id": None, "email": None}
+
+
+def test_cancel_writes_once_to_the_database(stack, call) -> None:
+    slots = {"order_id": "A66001", "email": "tom.b@outlook.com", "confirm_cancel": True}
+    status, body = call(stack.actions_url, "action_cancel_order", slots, message_id="cancel-turn")
+    assert status == 200 and "order A66001 is cancelled" in texts(body)
+    assert slot_events(body)["order_status"] == "cancelled"
+    # Rasa retries the same turn (e.g. after a timeout): the idempotency key makes it a replay, not a second write.
+    status, again = call(stack.actions_url, "action_cancel_order", slots, message_id="cancel-turn")
+    assert status == 200 and texts(again) == texts(body)
+    assert db_rows(stack.db_path, "SELECT status FROM orders WHERE id = ?", "A66001") == [("cancelled",)]
+    assert db_rows(stack.db_path, "SELECT count(*) FROM refunds WHERE order_id = ?", "A66001") == [(1,)]
+    assert db_rows(stack.db_path, "SELECT count(*) FROM order_events WHERE order_id = ? AND kind = 'cancelled'",
+                   "A66001") == [(1,)]
+    # A new turn asking again gets the domain answer, still without writing.
+    status, later = call(stack.actions_url, "action_cancel_order", slots, message_id="another-turn")
+    assert "already cancelled" in texts(later)
+    assert db_rows(stack.db_path, "SELECT count(*) FROM refunds WHERE order_id = ?", "A66001") == [(1,)]
+
+
+def test_cancel_declined_or_shipped_changes_nothing(stack, call) -> None:
+    _, kept = call(stack.actions_url, "action_cancel_order", {**MIA, "confirm_cancel": False})
+    assert "haven't touched" in texts(kept)
+    _, shipped = call(stack.actions_url, "action_cancel_order", {**MIA, "confirm_cancel": True})
+    assert "already shipped" in texts(shipped)
+    assert db_rows(stack.db_path, "SELECT status FROM orders WHERE id = ?", "A48213") == [("shipped",)]
+
+
+def test_return_opens_one_return_in_the_database(stack, call) -> None:
+    slots = {"order_id": "A40404", "email": "raj.patel@yahoo.com", "return_reason": "too small"}
+    status, body = call(stack.actions_url, "action_start_return", slots, message_id="return-turn")
+    assert status == 200 and "Your return for order A40404 is open" in texts(body)
+    assert "label" in texts(body)
+    call(stack.actions_url, "action_start_return", slots, message_id="return-turn")
+    assert db_rows(stack.db_path, "SELECT status, reason FROM returns WHERE order_id = ?", "A40404") == [
+        ("requested", "too small")]
+    _, closed = call(stack.actions_url, "action_start_return",
+                     {"order_id": "A12345", "email": "alex@example.com", "return_reason": "changed my mind"})
+    assert "return window" in texts(closed) and closed["responses"][0]["buttons"][0]["payload"] == "/human_agent"
+    assert db_rows(stack.db_path, "SELECT count(*) FROM returns WHERE order_id = ?", "A12345") == [(0,)]
+
+
+def test_refund_status_and_address_change(stack, call) -> None:
+    _, refund = call(stack.actions_url, "action_refund_status", {"order_id": "A39481", "email": "jane.doe@example.com"})
+    assert "refund of $449.99 for order A39481 is processing" in texts(refund)
+    _, asked = call(stack.actions_url, "action_refund_status", {"order_id": "A39481"})
+    assert asked["responses"][0]["response"] == "utter_ask_email"
+    new = "Flat 3, 18 Rose Lane, Manchester M1 2AB"
+    _, moved = call(stack.actions_url, "action_change_address",
+                    {"order_id": "A40112", "email": "chloe_w@icloud.com", "new_address": new})
+    assert f"will now be delivered to {new}" in texts(moved)
+    assert db_rows(stack.db_path, "SELECT shipping_address FROM orders WHERE id = ?", "A40112") == [(new,)]
+
+
+@pytest.mark.parametrize("payload", ["A12345'; DROP TABLE orders; --", "' OR '1'='1", "A48213\" OR 1=1 --",
+                                     "A4821' UNION SELECT email FROM customers --"])
+def test_injection_in_order_ids_is_harmless(stack, call, payload) -> None:
+    before = db_rows(stack.db_path, "SELECT count(*) FROM orders")
+    status, body = call(stack.actions_url, "validate_track_form", {"order_id": payload},
+                        active_loop="track_form", set_this_turn={"order_id": payload})
+    assert status == 200
+    value = slot_events(body)["order_id"]
+    # Either rejected, or reduced to the clean order number inside it: the SQL never becomes a slot value.
+    assert value is None or re.fullmatch(r"A\d{5}", value), value
+    if value is None:
+        assert "doesn't look like an order number" in texts(body)
+    # Even if a raw value reaches the lookup action, it is refused without data and never becomes a query.
+    status, body = call(stack.actions_url, "action_check_order_status", {"order_id": payload, "email": "x@y.org"})
+    assert status == 200 and ("Which order" in texts(body) or "couldn't find an order" in texts(body))
+    assert db_rows(stack.db_path, "SELECT count(*) FROM orders") == before
+    assert db_rows(stack.db_path, "SELECT status FROM orders WHERE id = 'A48213'") == [("shipped",)]
+
+
+def test_form_validation_checks_that_order_and_email_belong_together(stack, call) -> None:
+    _, ok = call(stack.actions_url, "validate_track_form", {"order_id": "A48213", "email": "Mia.K@gmail.com"},
+                 active_loop="track_form", set_this_turn={"email": "Mia.K@gmail.com"})
+    assert slot_events(ok) == {"email": "mia.k@gmail.com"}
+    _, wrong = call(stack.actions_url, "validate_track_form", {"order_id": "A48213", "email": "jane.doe@example.com"},
+                    active_loop="track_form", set_this_turn={"email": "jane.doe@example.com"})
+    assert slot_events(wrong) == {"order_id": None, "email": None}
+    _, normalised = call(stack.actions_url, "validate_track_form", {"order_id": "order a-48213"},
+                         active_loop="track_form", set_this_turn={"order_id": "order a-48213"})
+    assert slot_events(normalised) == {"order_id": "A48213"}
+
+
+def test_recommendations_are_personal(stack, call) -> None:
+    status, body = call(stack.actions_url, "action_recommend_products", {"email": "mia.k@gmail.com"})
+    assert status == 200
+    assert "Since you bought the Samsung Galaxy S24" in texts(body)
+    custom = next(r["custom"] for r in body["responses"] if r.get("custom"))
+    assert len(custom["recommendations"]) == 3 and custom["strategy"] == "two_tower"
+    _, shoes = call(stack.actions_url, "action_recommend_products", {"category": "running shoes", "brand": "Nike"},
+                    sender="brand-new-shopper")
+    picks = next(r["custom"] for r in shoes["responses"] if r.get("custom"))["recommendations"]
+    assert {p["category"] for p in picks} == {"running shoes"} and {p["brand"] for p in picks} == {"Nike"}
+
+
+def test_product_info_and_handoff(stack, call) -> None:
+    _, info = call(stack.actions_url, "action_product_info", {"product": "Pegasus 40"})
+    assert "Nike Pegasus 40 (running shoes) costs $129.99" in texts(info)
+    _, handoff = call(stack.actions_url, "action_handoff", {"sentiment": "angry", "order_id": "A48213"},
+                      intent="human_agent")
+    assert handoff["responses"][0]["response"] == "utter_handoff"
+    payload = next(r["custom"] for r in handoff["responses"] if r.get("custom"))["handoff"]
+    assert payload["sentiment"] == "angry" and payload["reason"] == "human_agent"
+    assert [e["event"] for e in handoff["events"]] == ["pause"]
+
+
+def test_unknown_action_is_a_404(stack, call) -> None:
+    status, body = call(stack.actions_url, "action_does_not_exist", {})
+    assert status == 404 and body["action_name"] == "action_does_not_exist"
+
+
+@pytest.mark.parametrize("action, slots", [
+    ("action_check_order_status", MIA),
+    ("action_cancel_order", {**MIA, "confirm_cancel": True}),
+    ("action_start_return", {"order_id": "A40404", "email": "raj.patel@yahoo.com", "return_reason": "too small"}),
+    ("action_refund_status", MIA),
+    ("action_change_address", {**MIA, "new_address": "1 High Street, London E1 6AN"}),
+    ("action_recommend_products", {"category": "phone"}),
+    ("action_product_info", {"product": "Pegasus 40"}),
+])
+def test_backend_down_is_answered_politely_with_a_human_offered(dead_stack, call, action, slots) -> None:
+    status, body = call(dead_stack, action, slots)
+    assert status == 200
+    reply = body["responses"][0]
+    assert "can't reach our" in reply["text"] and "colleague" in reply["text"]
+    assert {"title": "Talk to a person", "payload": "/human_agent"} in reply["buttons"]
+    # The server is still up for the next call.
+    assert call(dead_stack, "action_handoff", {})[0] == 200
+
+
+def test_form_validation_tolerates_a_down_backend(dead_stack, call) -> None:
+    status, body = call(dead_stack, "validate_track_form", {"order_id": "A48213", "email": "mia.k@gmail.com"},
+                        active_loop="track_form", set_this_turn={"email": "mia.k@gmail.com"})
+    assert status == 200 and slot_events(body) == {"email": "mia.k@gmail.com"}
