@@ -11,24 +11,6 @@ from bot.errors import KefuError
 
 Handler = Callable[[argparse.Namespace], int]
 
-LATER = {
-    "shell": "the dialogue engine issue",
-    "run": "the dialogue engine issue",
-    "run actions": "the action server issue",
-    "test core": "the dialogue engine issue",
-    "train core": "the dialogue engine issue",
-    "sim": "the user simulator issue",
-}
-
-
-def _not_yet(name: str) -> Handler:
-    def handler(args: argparse.Namespace) -> int:
-        print(f"kefu {name}: not available in this version yet (arrives with {LATER.get(name, 'a later issue')}).")
-        return 2
-
-    return handler
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``kefu`` argument parser."""
     from bot.commands import (
@@ -38,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         nlu_cmd,
         run_cmd,
         shell_cmd,
+        sim_cmd,
         test_core_cmd,
         train_cmd,
     )
@@ -102,14 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("sim", help="user simulator: train | evaluate | compare | chat")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="<sim command>")
-    for name, text in (
-        ("train", "train a dialogue policy against simulated shoppers"),
-        ("evaluate", "evaluate a policy in the simulator"),
-        ("compare", "compare policies side by side"),
-        ("chat", "watch a simulated shopper talk to the bot"),
-    ):
-        sim_sub.add_parser(name, help=text).set_defaults(handler=_not_yet("sim"))
-    sim.set_defaults(handler=_not_yet("sim"))
+    sim_cmd.add_sim_args(sim_sub)
+    sim.set_defaults(handler=lambda args: (sim.print_help(), 0)[1])
     return parser
 
 

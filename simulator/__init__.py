@@ -1,1 +1,47 @@
-"""Kefu simulator package."""
+"""Kefu's user simulator: simulated shoppers, the ``kefu/CustomerService-v0`` Gymnasium env, training
+and evaluation of dialogue policies.
+
+Importing the package registers the env (string entry point, so the env module loads lazily)::
+
+    import gymnasium as gym
+    import simulator  # noqa: F401
+    env = gym.make("kefu/CustomerService-v0", project_root=".", nlu_error=0.1)
+
+``max_episode_steps`` is the default ``max_turns`` (30); pass ``max_episode_steps=`` to ``gym.make``
+when a project's ``simulator.yml`` sets another ``max_turns``.
+
+Serving a simulator-trained policy
+----------------------------------
+``kefu sim train --algo maskable_ppo --warm-start stories --out models/sim`` writes ``models/sim/policy/``:
+a :class:`policies.ml_policy.KefuMLPolicy` directory (``params.json``, ``featurizer.json``, ``weights.pt``),
+the format ``PolicyEnsemble.save`` writes for each policy and ``PolicyEnsemble.load`` reads. A model
+folder whose ``core/`` ensemble holds it is served by ``kefu run -m <folder>`` as is (tests/simulator/
+test_served_policy.py does exactly that over the REST webhook). In ``config.yml`` it is named::
+
+    policies:
+      - name: RulePolicy
+      - name: KefuMLPolicy          # (TEDPolicy maps to it)
+        max_history: 5
+        hidden_sizes: [128, 128]
+        pretrained: models/sim/policy   # the `kefu sim train` output; learn() loads it instead of cloning stories
+
+(``pretrained`` is read by ``KefuMLPolicy``; the exported weights already fold in what the simulator's
+action masks taught, see :func:`simulator.training.export_policy`.)
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+from simulator.constants import DEFAULT_MAX_TURNS, ENV_ENTRY_POINT, ENV_ID
+
+__all__ = ["ENV_ID", "register_env"]
+
+
+def register_env() -> None:
+    """Register ``kefu/CustomerService-v0`` with Gymnasium (idempotent)."""
+    if ENV_ID not in registry:
+        register(id=ENV_ID, entry_point=ENV_ENTRY_POINT, max_episode_steps=DEFAULT_MAX_TURNS)
+
+
+register_env()

@@ -1,0 +1,342 @@
+"""``kefu/CustomerService-v0``: a shop's customer service as a Gymnasium environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from bot.constants import (
+    ACTION_DEACTIVATE_LOOP_NAME,
+    ACTION_DEFAULT_FALLBACK_NAME,
+    ACTION_LISTEN_NAME,
+    DEFAULT_ACTION_NAMES,
+)
+from bot.tracker import DialogueStateTracker
+from simulator.action_runner import ActionRunner
+from simulator.channel import SemanticChannel, TextChannel, TextRenderer, UserChannel, load_nlu_pipeline
+from simulator.constants import (
+    DEFAULT_MAX_HISTORY,
+    HANDOFF_ACTIONS,
+    INTENT_HUMAN,
+    OUTCOME_BOT_ENDED,
+    OUTCOME_HANDOFF,
+    OUTCOME_SUCCESS,
+    OUTCOME_TIMEOUT,
+    OUTCOME_USER_LEFT,
+    OUTCOME_WRONG_ACTION,
+)
+from simulator.goals import UserGoal
+from simulator.user import AgendaUser, BotAct, UserAct
+from simulator.world import SimulatorWorld, load_world
+
+MAX_ACTIONS_PER_TURN = 3
+ALWAYS_ALLOWED_BUILTINS = (ACTION_LISTEN_NAME, ACTION_DEACTIVATE_LOOP_NAME, ACTION_DEFAULT_FALLBACK_NAME)
+
+
+def default_featurizer(domain: Any, max_history: int = DEFAULT_MAX_HISTORY) -> Any:
+    """The ``policies`` featurizer the live ML policy uses (same vector in training and in production)."""
+    from policies.featurizer import TrackerFeaturizer
+
+    return TrackerFeaturizer(domain, max_history=max_history)
+
+
+class CustomerServiceEnv(gym.Env[np.ndarray, int]):
+    """Simulated shoppers talking to the shop's bot, one bot action per step.
+
+    ## Description
+    Each episode a shopper with a goal drawn from the goal pool (track, cancel or return an order,
+    change an address, a refund, a recommendation, a complaint, …) writes to the bot. The agent
+    picks the bot's next action, as a Rasa policy does: forms, custom actions, responses, a handoff,
+    or ``action_listen`` to let the shopper answer. Custom actions get real outcomes from the shop's
+    systems; the shopper's messages pass through an NLU error model (or the real NLU at the text
+    level) and set slots through the domain's slot mappings, on the real ``DialogueStateTracker``.
+
+    ## Action Space
+    ``Discrete(len(domain.action_names))``: index ``i`` runs ``domain.action_names[i]``.
+    :meth:`action_masks` says which are valid now (True = valid): no listening before the bot said
+    something, at most 3 actions per turn and none twice in one turn, no custom action with a
+    missing slot (no order lookup without an order id, no submit with an empty form slot), no
+    ``action_deactivate_loop`` without an active form, no built-in the simulator does not model.
+    An invalid action is a no-op that costs ``reward.invalid_action`` more.
+
+    ## Observation Space
+    ``Box(0, 1, (featurizer.observation_size,), float32)``: the tracker featurised by the same
+    ``policies`` featurizer the live ML policy uses.
+
+    ## Rewards
+    ``reward.turn`` (−1) every step; at the end ``reward.success`` (+2·max_turns) when the goal was
+    met or ``reward.failure`` (−max_turns) when the shopper left, the bot did something harmful or
+    time ran out; a handoff ends the dialogue at ``reward.handoff``, plus ``reward.success`` for a
+    shopper whose goal was a human, or plus ``reward.failure`` when the shopper had not asked for
+    one; ``reward.mood`` × every fall in the shopper's mood.
+
+    ## Starting State
+    A fresh tracker (session start), the shopper's first message already parsed.
+
+    ## Episode End
+    Terminated: the shopper said goodbye (goal met or gave up), the bot handed off, or the bot did
+    something the shopper did not want. Truncated: ``max_turns`` bot actions (also registered as
+    ``max_episode_steps``). ``info["is_success"]`` is set on the last step.
+
+    ## Arguments
+    :param world: a loaded :class:`SimulatorWorld` (else one is read from ``project_root``)
+    :param project_root: project directory with domain.yml, data/ and simulator.yml
+    :param nlu_error: TC-Bot intent and slot error rate (``simulator.yml`` ``noise:`` overrides)
+    :param goal_split: ``train``, ``test`` (held-out goals) or ``all``
+    :param level: ``semantic`` (error model) or ``text`` (rendered text through the real NLU)
+    :param nlu_model: directory of a trained NLU model (text level)
+    :param featurizer: object with ``observation_size`` and ``featurize(tracker)`` (default: policies')
+    :param max_history: featurizer history when the default featurizer is built
+    :param render_mode: ``ansi`` returns the transcript
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        world: SimulatorWorld | None = None,
+        project_root: str = ".",
+        nlu_error: float = 0.0,
+        goal_split: str = "train",
+        level: str = "semantic",
+        nlu_model: str | None = None,
+        featurizer: Any = None,
+        max_history: int = DEFAULT_MAX_HISTORY,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.world = world if world is not None else load_world(project_root)
+        domain = self.world.domain
+        self.domain = domain
+        self.action_names: list[str] = list(domain.action_names)
+        self.action_index = {name: i for i, name in enumerate(self.action_names)}
+        self.featurizer = featurizer if featurizer is not None else default_featurizer(domain, max_history)
+        size = int(self.featurizer.observation_size)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(size,), dtype=np.float32)
+        self.action_space = spaces.Discrete(len(self.action_names))
+        self.max_turns = self.world.max_turns
+        self.reward_config = self.world.config.reward.resolved(self.max_turns)
+        self.goals: list[UserGoal] = self.world.goals.split(goal_split)
+        self.goal_split = goal_split
+        self.nlu_error = float(nlu_error)
+        noise = self.world.config.noise
+        self.channel: UserChannel = self._make_channel(level, nlu_model, noise)
+        self.level = level
+        self.runner = ActionRunner(domain, self.world.catalog, self.world.outcomes,
+                                   record_utterances=render_mode is not None)
+        self.render_mode = render_mode
+        self._static_mask = self._build_static_mask()
+        self._listen = self.action_index[ACTION_LISTEN_NAME]
+        self._deactivate = self.action_index.get(ACTION_DEACTIVATE_LOOP_NAME)
+        self._fallback = self.action_index.get(ACTION_DEFAULT_FALLBACK_NAME)
+        self._needs = [tuple(self.runner.action_slots.get(a, ())) if a not in domain.forms else ()
+                       for a in self.action_names]
+        # per-episode state
+        self.tracker: DialogueStateTracker | None = None
+        self.user: AgendaUser | None = None
+        self.goal: UserGoal | None = None
+        self._turn_acts: list[BotAct] = []
+        self._turn_actions: set[int] = set()
+        self._steps = 0
+        self._ended = False
+        self.transcript: list[str] = []
+
+    # -- construction helpers -------------------------------------------------------------------
+    def _make_channel(self, level: str, nlu_model: str | None, noise: Any) -> UserChannel:
+        if level == "semantic":
+            intent_error = self.nlu_error if noise.intent_error is None else noise.intent_error
+            slot_error = self.nlu_error if noise.slot_error is None else noise.slot_error
+            return SemanticChannel(self.domain, self.world.goals.values.pools, intent_error, slot_error,
+                                   noise.slot_error_mode)
+        if level == "text":
+            if nlu_model is None:
+                raise ValueError("the text level needs a trained NLU model: pass nlu_model='models/nlu' "
+                                 "(train one with `kefu train nlu`)")
+            renderer = TextRenderer(self.world.nlu.examples, self.domain)
+            return TextChannel(load_nlu_pipeline(nlu_model), renderer)
+        raise ValueError(f"level must be 'semantic' or 'text', got {level!r}")
+
+    def _build_static_mask(self) -> np.ndarray:
+        mask = np.zeros(len(self.action_names), dtype=bool)
+        domain = self.domain
+        runnable = set(self.runner.action_slots) | set(domain.forms) | set(domain.responses) | {HANDOFF_ACTIONS[0]}
+        for i, name in enumerate(self.action_names):
+            if name in DEFAULT_ACTION_NAMES:
+                mask[i] = name in ALWAYS_ALLOWED_BUILTINS
+            else:
+                mask[i] = name in runnable and not name.startswith("validate_")
+        return mask
+
+    # -- gymnasium API --------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        options = options or {}
+        if "goal" in options:
+            goal = options["goal"]
+        elif "goal_index" in options:
+            goal = self.goals[int(options["goal_index"]) % len(self.goals)]
+        else:
+            goal = self.goals[int(self.np_random.integers(len(self.goals)))]
+        self.goal = goal
+        self.user = AgendaUser(goal, self.np_random)
+        self.tracker = self.runner.new_tracker()
+        self._steps = 0
+        self._ended = False
+        self._turn_acts = []
+        self._turn_actions = set()
+        self.transcript = []
+        if self.render_mode is not None:
+            self.transcript.append(f"goal: {goal.describe()}")
+        self._user_says(self.user.first_act())
+        return self._observe(), {"goal_id": goal.goal_id, "achievable": goal.achievable, "task": goal.task.intent}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if self.tracker is None or self.user is None or self._ended:
+            raise RuntimeError("call reset() before step() (the episode has ended)")
+        a = int(action)
+        rc = self.reward_config
+        self._steps += 1
+        reward = rc.turn
+        terminated = False
+        outcome: str | None = None
+        user = self.user
+        if not self._valid(a):
+            reward += rc.invalid_action
+            if self.render_mode is not None:
+                self.transcript.append(f"  bot: {self.action_names[a]} (not allowed now: no-op)")
+        elif a == self._listen:
+            self.runner.listen(self.tracker)
+            mood_before = user.mood
+            act = user.respond(self._turn_acts)
+            reward -= rc.mood * max(0.0, mood_before - user.mood)
+            self._turn_acts = []
+            self._turn_actions = set()
+            if act.is_terminal or user.left or user.wrong_action:
+                terminated = True
+                if user.done:
+                    outcome = OUTCOME_SUCCESS
+                elif user.wrong_action:
+                    outcome = OUTCOME_WRONG_ACTION
+                else:
+                    outcome = OUTCOME_USER_LEFT
+                if self.render_mode is not None:
+                    self.transcript.append(f"user: {act} [{act.sentiment}]")
+            else:
+                self._user_says(act)
+        else:
+            name = self.action_names[a]
+            bot_act = self.runner.run(self.tracker, name)
+            self._turn_actions.add(a)
+            if bot_act is not None:
+                self._turn_acts.append(bot_act)
+            if self.render_mode is not None:
+                self.transcript.append(f"  bot: {self._describe(name, bot_act)}")
+            if name in HANDOFF_ACTIONS:
+                terminated = True
+                outcome = OUTCOME_HANDOFF
+            elif name == "utter_goodbye":
+                terminated = True
+                outcome = OUTCOME_SUCCESS if user.done else OUTCOME_BOT_ENDED
+        truncated = False
+        info: dict[str, Any] = {}
+        if terminated:
+            success = outcome == OUTCOME_SUCCESS or (outcome == OUTCOME_HANDOFF and self.goal.task.requires_human)
+            if outcome == OUTCOME_HANDOFF:
+                # a shopper who asked for a person got one: only the handoff's cost; one who did not: a failure
+                asked = user.last_act is not None and user.last_act.intent == INTENT_HUMAN
+                reward += rc.handoff + (rc.success if success else 0.0 if asked else rc.failure)
+            else:
+                reward += rc.success if success else rc.failure
+            info = self._final_info(outcome, success)
+        elif self._steps >= self.max_turns:
+            truncated = True
+            reward += rc.failure
+            info = self._final_info(OUTCOME_TIMEOUT, False)
+        if terminated or truncated:
+            self._ended = True
+        return self._observe(), float(reward), terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """Which actions are valid now (True = valid), for sb3-contrib's MaskablePPO."""
+        mask = self._static_mask.copy()
+        tracker = self.tracker
+        if tracker is None:
+            return mask
+        acted = len(self._turn_actions)
+        mask[self._listen] = acted > 0
+        if acted >= MAX_ACTIONS_PER_TURN:
+            mask[:] = False
+            mask[self._listen] = True
+            return mask
+        for i in self._turn_actions:
+            mask[i] = False
+        if self._fallback is not None and acted > 0:
+            mask[self._fallback] = False
+        if self._deactivate is not None and tracker.active_loop_name is None:
+            mask[self._deactivate] = False
+        slots = tracker.slots
+        for i, needs in enumerate(self._needs):
+            if needs and mask[i]:
+                for slot in needs:
+                    if slots.get(slot) is None:
+                        mask[i] = False
+                        break
+        return mask
+
+    @property
+    def static_action_mask(self) -> np.ndarray:
+        """Actions the simulator can ever allow (False: never valid in any state, e.g. ``validate_*``)."""
+        return self._static_mask.copy()
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return "\n".join(self.transcript)
+        return None
+
+    # -- internals ------------------------------------------------------------------------------
+    def _valid(self, a: int) -> bool:
+        return bool(self.action_masks()[a])
+
+    def _user_says(self, act: UserAct) -> None:
+        parse = self.channel.parse(act, self.np_random)
+        self.runner.user_message(self.tracker, parse)
+        if self.render_mode is not None:
+            heard = parse["intent"]["name"]
+            ents = {e["entity"]: e["value"] for e in parse.get("entities", [])}
+            said = act.text if act.text is not None else str(act)
+            self.transcript.append(f"user: {said} [{act.sentiment}]  (bot heard: {heard} {ents})")
+
+    def _observe(self) -> np.ndarray:
+        return np.asarray(self.featurizer.featurize(self.tracker), dtype=np.float32)
+
+    def _final_info(self, outcome: str, success: bool) -> dict[str, Any]:
+        user = self.user
+        goal = self.goal
+        if self.render_mode is not None:
+            self.transcript.append(f"== {outcome}{' (success)' if success else ''}")
+        return {
+            "is_success": bool(success),
+            "outcome": outcome,
+            "achievable": goal.achievable,
+            "task": goal.task.intent,
+            "goal_id": goal.goal_id,
+            "user_turns": user.turns + 1,
+            "bot_actions": self._steps,
+            "mood": user.mood,
+            "handoff": outcome == OUTCOME_HANDOFF,
+            "asked_human": user.asked_human or (user.last_act is not None and user.last_act.intent == INTENT_HUMAN),
+        }
+
+    @staticmethod
+    def _describe(name: str, act: BotAct | None) -> str:
+        if act is None:
+            return f"{name} (form complete)"
+        if act.asked:
+            return f"{name} -> asks {act.asked}"
+        if act.outcome is not None:
+            used = {k: v for k, v in (act.used or {}).items() if v is not None}
+            return f"{name}{used} -> {act.outcome.reason}"
+        return name
