@@ -86,6 +86,10 @@ class KefuMLPolicy(Policy):
     :param priority: Rasa 3.x's TED priority (1)
     :param num_threads: torch threads while training/predicting (0: leave torch's setting alone)
     :param verbose: 1 logs the loss every 10 epochs
+    :param pretrained: a directory written by :meth:`save` (``kefu sim train --out models/sim`` writes
+        ``models/sim/policy``); :meth:`learn` loads it instead of cloning the stories. Its network, featurizer
+        and architecture (``max_history``, ``hidden_sizes``, ``activation_fn``) replace the configured ones; its
+        actions must be the domain's. A relative path is read from the working directory (the project root).
     """
 
     rasa_names = ("TEDPolicy", "KefuMLPolicy")
@@ -105,6 +109,7 @@ class KefuMLPolicy(Policy):
         priority: int = DEFAULT_POLICY_PRIORITY,
         num_threads: int = 1,
         verbose: int = 0,
+        pretrained: str | None = None,
     ) -> None:
         super().__init__(priority)
         if activation_fn not in ACTIVATIONS:
@@ -121,6 +126,7 @@ class KefuMLPolicy(Policy):
         self.use_requested_slot = use_requested_slot
         self.num_threads = int(num_threads)
         self.verbose = verbose
+        self.pretrained = str(pretrained) if pretrained else None
         self.featurizer: TrackerFeaturizer | None = None
         self.network: Any = None  # MaskableActorCriticPolicy once built
         self.training_loss: list[float] = []
@@ -281,7 +287,12 @@ class KefuMLPolicy(Policy):
         return np.stack(xs), np.asarray(ys, dtype=np.int64)
 
     def learn(self: SelfML, trackers: Sequence[TrainingTracker], domain: Domain) -> SelfML:
-        """Behaviour cloning: fit the actor to the next actions of the stories (and rules)."""
+        """Behaviour cloning: fit the actor to the next actions of the stories (and rules).
+
+        With ``pretrained`` set, the stories are not used: the saved policy is loaded instead.
+        """
+        if self.pretrained:
+            return self._load_pretrained(domain)
         self.setup(domain)
         x, y = self.training_examples(trackers, domain)
         self.training_loss = []
@@ -300,6 +311,38 @@ class KefuMLPolicy(Policy):
         with _torch_threads(self.num_threads):
             self._fit(obs, labels, optimizer, generator, loss_fn)
         self.network.set_training_mode(False)
+        return self
+
+    def _load_pretrained(self: SelfML, domain: Domain) -> SelfML:
+        """Take over the network and featurizer saved in ``self.pretrained`` (see ``pretrained``)."""
+        path = Path(self.pretrained)
+        if not (path / FEATURIZER_FILE).exists() or not (path / WEIGHTS_FILE).exists():
+            raise PolicyError(f"KefuMLPolicy pretrained: {path} holds no trained KefuMLPolicy (expected params.json, "
+                              f"{FEATURIZER_FILE} and {WEIGHTS_FILE}, as `kefu sim train --out DIR` writes to "
+                              "DIR/policy)")
+        try:
+            loaded = type(self).load(path)
+        except (OSError, ValueError, RuntimeError, TypeError) as exc:
+            raise PolicyError(f"KefuMLPolicy pretrained: cannot load {path}: {exc}") from exc
+        names, expected = list(loaded.featurizer.action_names), list(domain.action_names)
+        if names != expected:
+            missing = [a for a in expected if a not in names]
+            extra = [a for a in names if a not in expected]
+            detail = (f"missing {missing[:5]}" if missing else "") + (f" unknown {extra[:5]}" if extra else "")
+            raise PolicyError(f"KefuMLPolicy pretrained: {path} was trained for other actions than the domain's "
+                              f"({detail.strip() or 'same actions, other order'}); retrain it with "
+                              "`kefu sim train` on this domain")
+        vocabulary = TrackerFeaturizer.vocabulary_from_domain(domain, loaded.featurizer.uses_requested_slot)
+        if {k: v for k, v in vocabulary.items() if k != "action_names"} != {
+                k: v for k, v in loaded.featurizer.vocabulary.items() if k != "action_names"}:
+            logger.warning("KefuMLPolicy pretrained: %s was trained on a domain with other intents, entities or "
+                           "slots; what it has not seen is ignored", path)
+        for name in ("max_history", "hidden_sizes", "activation_fn", "use_requested_slot"):
+            if getattr(self, name) != getattr(loaded, name):
+                logger.info("KefuMLPolicy pretrained: %s=%r taken from %s", name, getattr(loaded, name), path)
+                setattr(self, name, getattr(loaded, name))
+        self.featurizer, self.network = loaded.featurizer, loaded.network
+        self.training_loss = []
         return self
 
     def _fit(self, obs: th.Tensor, labels: th.Tensor, optimizer: th.optim.Optimizer, generator: th.Generator,
@@ -374,6 +417,7 @@ class KefuMLPolicy(Policy):
             "priority": self.priority,
             "num_threads": self.num_threads,
             "verbose": self.verbose,
+            "pretrained": self.pretrained,
         }
 
     def _save_learned(self, path: Path) -> None:

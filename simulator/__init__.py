@@ -25,8 +25,23 @@ test_served_policy.py does exactly that over the REST webhook). In ``config.yml`
         hidden_sizes: [128, 128]
         pretrained: models/sim/policy   # the `kefu sim train` output; learn() loads it instead of cloning stories
 
-(``pretrained`` is read by ``KefuMLPolicy``; the exported weights already fold in what the simulator's
-action masks taught, see :func:`simulator.training.export_policy`.)
+``pretrained`` is read by ``KefuMLPolicy.learn()``: ``kefu train`` then loads that directory instead of
+cloning the stories (the other policies still train as usual), takes its network, featurizer and
+architecture (``max_history``, ``hidden_sizes``, ``activation_fn`` from the directory win over the
+config's), and saves it into the new model folder, so serving never needs ``models/sim`` again. A
+relative path is read from the working directory (the project root). Its action names must be the
+domain's, in the domain's order: a missing directory or a policy trained for other actions is a
+``PolicyError`` naming the path (retrain with ``kefu sim train`` after changing the domain's actions).
+The exported weights already fold in what the simulator's action masks taught, see
+:func:`simulator.training.export_policy`.
+
+Outcomes of custom actions
+--------------------------
+The demo shop's ``simulator.yml`` says ``outcomes: backends``: the real order service and recommender
+answer every custom action in process (``backends/simulation.py``: an in-memory order database seeded
+once per process, every write rolled back), so "already shipped", "return window closed" and "unknown
+order" happen for real and the shoppers' order ids and emails are seeded orders. ``outcomes: table``
+with an ``orders:`` list answers from written facts instead (fixture shops, see :mod:`simulator.outcomes`).
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ class GoalPool:
             order = orders[int(index)]
             trial = {ORDER_SLOT: order.order_id, EMAIL_SLOT: order.email, PHONE_SLOT: order.phone}
             trial.update({s: (not keep) for s in task.confirm_slots})
-            trial.update({s: "x" for s in task.required_slots if s not in trial})
+            trial.update({s: self.values.pool(s)[0] for s in task.required_slots if s not in trial})
             if outcomes.run(task.action, {s: trial[s] for s in task.required_slots}).ok:
                 return order
         return orders[int(rng.integers(len(orders)))]

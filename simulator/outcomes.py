@@ -3,12 +3,14 @@
 The simulator never decides on its own whether an order can be cancelled: it asks an
 :class:`OutcomeService`. :class:`BackendOutcomeService` is a thin adapter over the ``backends``
 package's in-process order and recommendation logic (the same code the action server calls over
-HTTP), so an unknown order or an expired return window happens for real. Writes are never kept:
-every call is a dry run, so one simulated dialogue cannot change the next one's world.
+HTTP), so an unknown order or an expired return window happens for real. ``backends/simulation.py``
+seeds an in-memory order database once per process and runs every call inside a transaction that is
+rolled back: every call is a dry run, so one simulated dialogue cannot change the next one's world.
+The shoppers' order ids and emails come from those seeded orders. The demo shop uses it
+(``outcomes: backends`` in ``simulator.yml``).
 
-:class:`TableOutcomeService` answers from facts written in ``simulator.yml`` (``orders:`` with the
-actions each order refuses); fixture shops and tests use it, and the demo shop falls back to it
-only when the backends package is not installed.
+:class:`TableOutcomeService` answers from facts written in ``simulator.yml`` (``outcomes: table``
+and ``orders:`` with the actions each order refuses); fixture shops without backends use it.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ class BackendOutcomeService:
     :param n_orders: how many orders to generate
     """
 
-    def __init__(self, seed: int = 7, n_orders: int = 400) -> None:
+    def __init__(self, seed: int = 7, n_orders: int = 200) -> None:
         self._api = _load_backend_api()
         self._seed = seed
         self._n_orders = n_orders
@@ -139,13 +141,15 @@ class BackendOutcomeService:
         return hit
 
     def __getstate__(self) -> dict[str, Any]:  # SubprocVecEnv pickles env factories, not open databases
-        return {"seed": self._seed, "n_orders": self._n_orders}
+        return {"seed": self._seed, "n_orders": self._n_orders, "cache": self._cache}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["seed"], state["n_orders"])  # type: ignore[misc]
+        self._cache.update(state.get("cache") or {})  # the answers are a pure function of (seed, n_orders)
 
 
 BACKEND_ADAPTER_MODULE = "backends.simulation"
+_BACKEND_SERVICES: dict[int, BackendOutcomeService] = {}
 
 
 def _load_backend_api() -> Any:
@@ -165,7 +169,10 @@ def default_outcome_service(orders: Sequence[Mapping[str, Any]], required: Mappi
                             source: str = "auto", seed: int = 7) -> OutcomeService:
     """The shop's systems: the backends when installed (``auto``/``backends``), else the facts table."""
     if source in ("auto", "backends") and backends_available():
-        return BackendOutcomeService(seed=seed)
+        service = _BACKEND_SERVICES.get(seed)
+        if service is None:  # one seeded database (and one answer cache) per process, shared by every world
+            service = _BACKEND_SERVICES[seed] = BackendOutcomeService(seed=seed)
+        return service
     if source == "backends":
         logger.warning("simulator: outcomes: backends, but %s is not importable; answering from simulator.yml "
                        "orders instead", BACKEND_ADAPTER_MODULE)
