@@ -24,6 +24,20 @@ _STREETS = ("Rose Lane", "High Street", "Hauptstrasse", "Station Road", "Mill La
 _CITIES = (("London", "E1 6AN"), ("Manchester", "M1 2AB"), ("Berlin", "10115"), ("Hamburg", "20095"),
            ("Munich", "80331"), ("Leeds", "LS1 4DY"), ("Cologne", "50667"), ("Bristol", "BS1 5TR"))
 _ANCHORS = tuple(name for name, spec in CATEGORIES.items() if spec.anchor)
+_UK_CITIES = frozenset({"London", "Manchester", "Leeds", "Bristol"})
+AGE_BANDS = ("18-29", "30-49", "50+")
+GROUP_ATTRIBUTES = ("age_band", "region", "spend_tier")
+
+
+def shopper_groups(number: int, seed: int, city: str, budget: float) -> dict[str, str]:
+    """Group attributes of synthetic shopper ``number``: a separate RNG, so tastes and logs do not change.
+
+    ``age_band`` is drawn independently of tastes, ``region`` follows the city, and ``spend_tier`` the budget.
+    """
+    rng = random.Random(f"groups-{seed}-{number}")
+    return {"age_band": rng.choices(AGE_BANDS, weights=(0.35, 0.45, 0.2))[0],
+            "region": "UK" if city in _UK_CITIES else "DE",
+            "spend_tier": "premium" if budget >= 0.5 else "value"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,7 @@ class Shopper:
     :param interests: anchor category -> weight (what shopping missions this shopper starts)
     :param brand_affinity: brands this shopper prefers (drawn 5x more often)
     :param budget: 0 (bargain hunter) .. 1 (premium buyer)
+    :param groups: attribute -> group for fairness audits (``age_band``, ``region``, ``spend_tier``)
     """
 
     user_id: str
@@ -43,6 +58,7 @@ class Shopper:
     interests: dict[str, float] = field(default_factory=dict)
     brand_affinity: tuple[str, ...] = ()
     budget: float = 0.5
+    groups: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,8 +145,9 @@ def generate_shoppers(n_shoppers: int, seed: int = 42, catalog: Catalog | None =
         chosen = rng.sample(_ANCHORS, rng.choice((1, 1, 2, 2, 3)))
         interests = {category: round(rng.uniform(0.3, 1.0), 3) for category in chosen}
         affinity = tuple(rng.sample(brands, 2))
+        budget = round(rng.random(), 3)
         shoppers.append(Shopper(f"u{number:05d}", f"{first} {last}", email, phone, address, interests, affinity,
-                                round(rng.random(), 3)))
+                                budget, shopper_groups(number, seed, city, budget)))
     return shoppers
 
 

@@ -18,7 +18,10 @@ from bot.agent import Agent
 from bot.app_keys import PROCESSOR, SETTINGS
 from bot.channels.base import CollectingOutputChannel, UserMessage
 from bot.errors import KefuError
+from bot.explain import explain_intent, no_explanation
 from bot.openapi import openapi_spec
+from bot.privacy.forget import forget_sender, history_stores_of
+from bot.privacy.pii import PiiMasker
 from bot.story_export import tracker_to_story_yaml
 from bot.tracker import EVENT_VERBOSITY, INCLUDE_AFTER_RESTART, DialogueStateTracker
 from bot.web_utils import (
@@ -107,10 +110,18 @@ async def get_openapi(request: web.Request) -> web.Response:
 async def parse(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     text = get_str(body, "text", max_chars=request.config_dict[SETTINGS].max_message_chars)
-    result = await request.config_dict[PROCESSOR].parse_message(text)
+    processor = request.config_dict[PROCESSOR]
+    result = await processor.parse_message(text)
     message_id = get_str(body, "message_id", required=False)
     if message_id:
         result["message_id"] = message_id
+    if request.query.get("explain", "false").lower() in ("true", "1", "yes"):
+        interpreter = processor.agent.interpreter
+        if interpreter is None:
+            result["explanation"] = no_explanation(result, "no NLU model is loaded")
+        else:
+            result["explanation"] = await asyncio.to_thread(explain_intent, interpreter.parse, text, dict(result),
+                                                            parse_batch=getattr(interpreter, "parse_batch", None))
     return web.json_response(result)
 
 
@@ -223,14 +234,21 @@ async def replace_events(request: web.Request) -> web.Response:
 
 async def get_story(request: web.Request) -> web.Response:
     tracker = await _tracker_or_new(request)
-    return web.Response(text=tracker_to_story_yaml(tracker), content_type="text/yml")
+    privacy = request.config_dict[SETTINGS].privacy
+    masker = PiiMasker(privacy) if privacy.mask else None
+    return web.Response(text=tracker_to_story_yaml(tracker, masker), content_type="text/yml")
 
 
 async def delete_conversation(request: web.Request) -> web.Response:
+    """Erase the conversation from the tracker store and its lock (the right to be forgotten), audited."""
     conversation_id = request.match_info["conversation_id"]
-    if not await request.config_dict[PROCESSOR].delete(conversation_id):
+    processor = request.config_dict[PROCESSOR]
+    privacy = request.config_dict[SETTINGS].privacy
+    report = await forget_sender(conversation_id, processor.tracker_store, processor.lock_store,
+                                 history_stores_of(privacy.recommender_url), privacy.audit_log)
+    if not report.found:
         raise RequestError(None, f"conversation '{conversation_id}' does not exist", status=404, reason="NotFound")
-    return web.json_response({"sender_id": conversation_id, "deleted": True})
+    return web.json_response({"sender_id": conversation_id, "deleted": True, "stores": report.stores})
 
 
 async def resume(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         data_cmd,
         init_cmd,
         nlu_cmd,
+        privacy_cmd,
         run_cmd,
         shell_cmd,
         sim_cmd,
@@ -82,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     backends = commands.add_parser("backends", help="serve the demo shop's order and recommendation backends")
     actions_cmd.add_backend_args(backends)
     backends.set_defaults(handler=actions_cmd.run_backends)
+
+    forget = commands.add_parser("forget", help="erase a shopper's conversation from every store (GDPR)")
+    privacy_cmd.add_forget_args(forget)
+    forget.set_defaults(handler=privacy_cmd.run_forget)
+    audit = commands.add_parser("audit", help="audits: 'audit recommendations' (fairness over shopper groups)")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="<audit>")
+    audit_reco = audit_sub.add_parser("recommendations", help="recommender fairness over shopper groups (JSON + PNG)")
+    privacy_cmd.add_audit_args(audit_reco)
+    audit_reco.set_defaults(handler=privacy_cmd.run_audit)
+    audit.set_defaults(handler=lambda args: (audit.print_help(), 0)[1])
 
     sim = commands.add_parser("sim", help="user simulator: train | evaluate | compare | chat")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="<sim command>")

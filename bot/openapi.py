@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.web_utils import PUBLIC_PATHS, PUBLIC_PREFIXES
+
 _CONV = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"},
          "description": "The conversation (sender) id"}
 _INCLUDE = {"name": "include_events", "in": "query", "schema": {
@@ -137,6 +139,10 @@ def openapi_spec(version: str) -> dict[str, Any]:
             "sender_id": {"type": "string"}, "reason": {"type": "string"}, "since": {"type": "number"},
             "latest_message": {"type": "string", "nullable": True}, "sentiment": {"type": "string", "nullable": True}}},
     }
+    for path, operations in paths.items():  # open to anyone even with auth on: hello, version, this spec, channels
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            for operation in operations.values():
+                operation["security"] = []
     return {
         "openapi": "3.0.3",
         "info": {"title": "Kefu HTTP API", "version": version,
@@ -144,5 +150,6 @@ def openapi_spec(version: str) -> dict[str, Any]:
         "components": {"schemas": schemas, "securitySchemes": {
             "token": {"type": "apiKey", "in": "query", "name": "token"},
             "jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (HS256)"}}},
+        "security": [{"token": []}, {"jwt": []}],
         "paths": paths,
     }

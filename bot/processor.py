@@ -54,6 +54,7 @@ from bot.constants import (
 )
 from bot.events import EventDict
 from bot.interpreter import parse_payload
+from bot.message_guard import MessageGuard
 from bot.parse_result import empty_parse_result
 from bot.tracker import DialogueStateTracker
 
@@ -191,6 +192,7 @@ class MessageProcessor:
     :param action_client: the action server client (None: no custom actions)
     :param handoff: automatic handoff settings
     :param max_predictions: most actions predicted after one user message
+    :param guard: per-sender rate limit and size cap for channel messages (None: none)
     """
 
     def __init__(
@@ -201,6 +203,7 @@ class MessageProcessor:
         action_client: ActionClient | None = None,
         handoff: HandoffSettings | None = None,
         max_predictions: int = DEFAULT_MAX_PREDICTIONS,
+        guard: MessageGuard | None = None,
     ) -> None:
         self.agent = agent
         self.tracker_store = tracker_store
@@ -208,6 +211,7 @@ class MessageProcessor:
         self.action_client = action_client
         self.handoff = handoff or HandoffSettings()
         self.max_predictions = max_predictions
+        self.guard = guard
         self.prediction_listeners: list[Callable[[DialogueStateTracker, NextAction], None]] = []
 
     @property
@@ -241,7 +245,9 @@ class MessageProcessor:
         return DialogueStateTracker.from_domain(sender_id, self.domain, tracker.events)
 
     async def get_or_create_tracker(self, sender_id: str, agent: Agent | None = None) -> DialogueStateTracker:
-        tracker = await self.tracker_store.retrieve(sender_id)
+        """The conversation a turn continues (a masking store puts the live slot values back)."""
+        retrieve = getattr(self.tracker_store, "retrieve_live", self.tracker_store.retrieve)
+        tracker = await retrieve(sender_id)
         if tracker is None:
             return self.new_tracker(sender_id, agent)
         return DialogueStateTracker.from_domain(sender_id, (agent or self.agent).domain, tracker.events)
@@ -262,9 +268,20 @@ class MessageProcessor:
                                    NextAction(ACTION_SESSION_START_NAME))
 
     # -- the turn ---------------------------------------------------------------------------------
-    async def handle_message(self, message: UserMessage, output_channel: OutputChannel | None = None
-                             ) -> DialogueStateTracker:
-        """Run one user turn and return the saved tracker (replies went to ``output_channel``)."""
+    def admit(self, message: UserMessage) -> None:
+        """Apply the rate limit and size cap; raises :class:`MessageRejectedError` (429 / 413)."""
+        if self.guard is not None:
+            self.guard.check(message.sender_id, message.text)
+
+    async def handle_message(self, message: UserMessage, output_channel: OutputChannel | None = None,
+                             *, admitted: bool = False) -> DialogueStateTracker:
+        """Run one user turn and return the saved tracker (replies went to ``output_channel``).
+
+        Every channel comes through here, so the guard applies to all of them (``admitted``: the caller
+        already called :meth:`admit`).
+        """
+        if not admitted:
+            self.admit(message)
         output_channel = output_channel or CollectingOutputChannel()
         agent = self.agent
         parse_data = message.parse_data or await self.parse_message(message.text, agent)

@@ -23,6 +23,9 @@ from bot.app_keys import HTTP, PROCESSOR, SETTINGS
 from bot.channels import registry, rest
 from bot.domain import Domain
 from bot.loaders.endpoints_loader import Endpoints
+from bot.message_guard import MessageGuard
+from bot.privacy.pii import LogMasking, PiiMasker, PrivacySettings
+from bot.privacy.store import MaskingTrackerStore
 from bot.processor import DEFAULT_MAX_PREDICTIONS, HandoffSettings, MessageProcessor
 from bot.web_utils import auth_middleware, errors_middleware, setup_cors
 
@@ -68,6 +71,16 @@ class Settings:
     def handoff(self) -> HandoffSettings:
         return HandoffSettings.from_config(self.endpoints.other.get("handoff"))
 
+    @property
+    def guard(self) -> MessageGuard:
+        """endpoints.yml's ``rate_limit:`` section plus ``max_message_chars`` (every channel)."""
+        return MessageGuard.from_config(self.endpoints.other.get("rate_limit"), self.max_message_chars)
+
+    @property
+    def privacy(self) -> PrivacySettings:
+        """endpoints.yml's ``privacy:`` section (absent: mask every PII kind, no audit file)."""
+        return PrivacySettings.from_config(self.endpoints.other.get("privacy"))
+
 
 async def http_session(app: web.Application) -> AsyncIterator[None]:
     """One client session for the action server calls."""
@@ -89,14 +102,21 @@ async def dialogue_engine(app: web.Application) -> AsyncIterator[None]:
         agent = Agent(domain=Domain())
     tracker_store = settings.tracker_store or create_tracker_store(settings.endpoints.tracker_store, agent.domain)
     lock_store = settings.lock_store or create_lock_store(settings.endpoints.lock_store)
+    privacy = settings.privacy
+    masker = PiiMasker(privacy)
+    stored = MaskingTrackerStore(tracker_store, masker) if privacy.mask else tracker_store
+    log_masking = LogMasking(masker)
+    if privacy.mask_logs and privacy.mask:
+        log_masking.install()
     endpoint = ActionEndpoint.from_config(settings.endpoints.action_endpoint)
     client = ActionClient(endpoint, session=app[HTTP]) if endpoint else None
-    app[PROCESSOR] = MessageProcessor(agent, tracker_store, lock_store, client, settings.handoff,
-                                      settings.max_predictions)
+    app[PROCESSOR] = MessageProcessor(agent, stored, lock_store, client, settings.handoff,
+                                      settings.max_predictions, settings.guard)
     logger.info("tracker store: %s; lock store: %s", _describe(tracker_store), _describe(lock_store))
     try:
         yield
     finally:
+        log_masking.uninstall()
         for store in (tracker_store, lock_store):
             if store is not settings.tracker_store and store is not settings.lock_store:
                 try:

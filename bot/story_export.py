@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from bot import events as ev
 from bot.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from bot.tracker import DialogueStateTracker
+
+if TYPE_CHECKING:
+    from bot.privacy.pii import PiiMasker
 
 
 def story_steps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -43,7 +46,10 @@ def story_steps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return steps
 
 
-def tracker_to_story_yaml(tracker: DialogueStateTracker) -> str:
-    """The conversation's applied events as a ``stories:`` YAML document."""
-    story = {"story": tracker.sender_id, "steps": story_steps(tracker.applied_events())}
+def tracker_to_story_yaml(tracker: DialogueStateTracker, masker: PiiMasker | None = None) -> str:
+    """The conversation's applied events as a ``stories:`` YAML document (PII masked when ``masker`` is given)."""
+    events = tracker.applied_events()
+    if masker is not None:
+        events = masker.events(events)
+    story = {"story": tracker.sender_id, "steps": story_steps(events)}
     return yaml.safe_dump({"version": "3.1", "stories": [story]}, sort_keys=False, allow_unicode=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -107,6 +108,7 @@ def get_dict(body: dict[str, Any], field: str) -> dict[str, Any] | None:
 
 def errors_middleware() -> Any:
     """Typed errors → JSON responses (the outermost Kefu middleware)."""
+    from bot.message_guard import MessageRejectedError
     from bot.stores.errors import LockTimeoutError, StoreUnavailableError
 
     @web.middleware
@@ -122,6 +124,11 @@ def errors_middleware() -> Any:
             logger.error("%s", exc)
             return json_error(503, f"{exc.store} is unavailable right now ({exc.reason}); try again later",
                               "ServiceUnavailable", store=exc.store)
+        except MessageRejectedError as exc:
+            response = json_error(exc.status, exc.message, exc.reason)
+            if exc.retry_after is not None:
+                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+            return response
         except LockTimeoutError as exc:
             return json_error(503, f"the conversation is busy: {exc}; try again later", "ConversationBusy")
         except web.HTTPException as exc:

@@ -55,6 +55,12 @@ async def history(request: web.Request) -> web.Response:
                               "events": [e.to_row() for e in events]})
 
 
+async def forget_history(request: web.Request) -> web.Response:
+    """``DELETE /users/{user_id}/history``: erase the shopper's history (the right to be forgotten)."""
+    removed = request.app[RECOMMENDER].forget(request.match_info["user_id"])
+    return web.json_response({"deleted": removed > 0, "events_removed": removed})
+
+
 def create_app(recommender: Recommender | None = None, model_dir: Path | None = None,
                index: str = "auto") -> web.Application:
     """The recommendation service; pass a loaded ``recommender`` (tests) or a ``model_dir`` loaded at startup."""
@@ -74,5 +80,6 @@ def create_app(recommender: Recommender | None = None, model_dir: Path | None = 
         web.get("/products/{item_id}", product),
         web.post("/users/{user_id}/events", record_event),
         web.get("/users/{user_id}/history", history),
+        web.delete("/users/{user_id}/history", forget_history),
     ])
     return app

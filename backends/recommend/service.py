@@ -139,6 +139,14 @@ class Recommender:
         self.histories.setdefault(user, []).append(interaction)
         return interaction
 
+    def forget(self, user_id: str | None) -> int:
+        """Erase a shopper's history and email aliases (the right to be forgotten); returns the events removed."""
+        user = self.resolve_user(user_id)
+        removed = len(self.histories.pop(user, []))
+        for alias in [a for a, target in self.aliases.items() if target == user]:
+            del self.aliases[alias]
+        return removed
+
     # ------------------------------------------------------------------ products
 
     def product(self, item_id: str) -> Item:

@@ -66,6 +66,7 @@ async def receive(request: web.Request) -> web.StreamResponse:
     message = parse_webhook_body(await read_json_object(request), settings.max_message_chars)
     processor = request.config_dict[PROCESSOR]
     if request.query.get("stream", "false").lower() in ("true", "1", "yes"):
+        processor.admit(message)  # refused before the stream's headers go out (429 / 413 as JSON)
         return await _stream(request, processor, message)
     channel = RestOutputChannel()
     await processor.handle_message(message, channel)
@@ -74,7 +75,7 @@ async def receive(request: web.Request) -> web.StreamResponse:
 
 async def _stream(request: web.Request, processor: Any, message: UserMessage) -> web.StreamResponse:
     channel = RestStreamOutputChannel()
-    task = asyncio.create_task(processor.handle_message(message, channel))
+    task = asyncio.create_task(processor.handle_message(message, channel, admitted=True))
     task.add_done_callback(lambda _: channel.queue.put_nowait(None))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     connected = True

@@ -48,6 +48,7 @@ from bot.app_keys import PROCESSOR, SETTINGS
 from bot.auth import SUPPORTED_JWT_ALGORITHMS, AuthError, decode_jwt
 from bot.channels.base import OutputChannel, UserMessage
 from bot.errors import KefuError
+from bot.message_guard import MessageRejectedError
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,9 @@ class SocketIOChannel:
         output = self.output_channel()
         try:
             await self.app[PROCESSOR].handle_message(message, output)
+        except MessageRejectedError as exc:  # rate limit / size cap: say why, in the chat
+            logger.warning("socket.io: message from %s refused: %s", message.sender_id, exc.message)
+            await output.send_text_message(message.sender_id, exc.message)
         except Exception:  # the socket has no HTTP status to carry the error: tell the shopper, log the cause
             logger.exception("socket.io: turn of conversation %s failed", message.sender_id)
             await output.send_text_message(message.sender_id, SORRY_TEXT)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 from pathlib import Path
 
+from bot.errors import KefuError
 from bot.loaders.endpoints_loader import load_credentials, load_endpoints
 from bot.model_archive import ModelError, resolve_model_path
 from bot.server import DEFAULT_PORT, Settings
@@ -24,6 +26,26 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jwt-secret", default=None, help="accept 'Authorization: Bearer <JWT>' signed with this")
     parser.add_argument("--jwt-method", default="HS256", choices=["HS256"], help="JWT algorithm (HS256 only)")
     parser.add_argument("--cors", nargs="*", default=None, help="allowed CORS origins ('*' for any)")
+
+
+def is_loopback(interface: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); hostnames count as exposed."""
+    if interface.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(interface.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_exposure(args: argparse.Namespace) -> None:
+    """Refuse to serve the server API on a reachable interface without ``--auth-token`` or ``--jwt-secret``."""
+    if args.enable_api and not (args.auth_token or args.jwt_secret) and not is_loopback(args.interface):
+        raise KefuError(
+            f"refusing to start: --enable-api on interface {args.interface} would let anyone on the network read "
+            "and change conversations. Pass --auth-token <token> or --jwt-secret <secret>, or bind to a loopback "
+            "interface with -i 127.0.0.1."
+        )
 
 
 def build_settings(args: argparse.Namespace) -> Settings:
@@ -53,7 +75,12 @@ def run(args: argparse.Namespace) -> int:
 
     from bot.server import create_app
 
+    check_api_exposure(args)
     settings = build_settings(args)
+    try:  # the privacy: and rate_limit: sections, checked before anything is served
+        settings.privacy, settings.guard  # noqa: B018
+    except ValueError as exc:
+        raise KefuError(f"{args.endpoints}: {exc}") from exc
     app = create_app(settings)
     print(f"Kefu server on http://{args.interface}:{args.port} (model: {settings.model_path or 'none'}; "
           f"API {'on' if settings.enable_api else 'off'})", flush=True)

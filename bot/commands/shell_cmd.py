@@ -1,7 +1,8 @@
-"""``kefu shell [--debug]``: talk to the assistant in the terminal.
+"""``kefu shell [--debug] [--explain]``: talk to the assistant in the terminal.
 
 With ``--debug`` every turn also shows the parse (intent, confidence, sentiment, entities), the
-slots that are set, and for each predicted action every policy's vote.
+slots that are set, and for each predicted action every policy's vote. With ``--explain`` every
+typed message also shows the words that drove the predicted intent (occlusion) and the time that took.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import uuid
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from bot.channels.base import CollectingOutputChannel, UserMessage
+from bot.explain import explain_intent, format_explanation
 from bot.model_archive import load_model, resolve_model_path
 
 STOP_COMMANDS = ("/stop", "/quit", "/exit")
@@ -23,6 +26,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", "--model", default="models", help="a model, or a folder of models (newest is used)")
     parser.add_argument("--endpoints", default="endpoints.yml", help="endpoints file (stores, action server)")
     parser.add_argument("--sender-id", default=None, help="conversation id (default: a new one)")
+    parser.add_argument("--explain", dest="shell_explain", action="store_true",
+                        help="show which words drove the predicted intent (occlusion) and how long that took")
     parser.add_argument("--debug", dest="shell_debug", action="store_true",
                         help="show intent, sentiment, slots and each policy's vote")
 
@@ -82,6 +87,10 @@ async def _shell(args: argparse.Namespace) -> int:
                 _print_parse(console, tracker)
                 for line in debug_lines:
                     console.print(line)
+            if getattr(args, "shell_explain", False) and agent.interpreter is not None and not text.startswith("/"):
+                explanation = await asyncio.to_thread(explain_intent, agent.interpreter.parse, text,
+                                                      parse_batch=getattr(agent.interpreter, "parse_batch", None))
+                console.print(f"  [dim]{escape(format_explanation(explanation))}[/dim]")
             for message in channel.messages:
                 _print_message(console, message)
             if tracker.paused:

@@ -144,3 +144,16 @@ async def test_http_api(aiohttp_client, recommender: Recommender) -> None:
     assert after["known_user"] and after["history"] == ["Canon EOS R50"]
     categories = {item["category"] for item in after["items"]}
     assert categories & set(CATEGORIES["camera"].complements)
+
+
+async def test_forget_erases_a_shoppers_history_over_http(aiohttp_client, recommender: Recommender) -> None:
+    client = await aiohttp_client(create_app(recommender))
+    item_id = next(iter(recommender.catalog)).item_id
+    recommender.aliases["forget.me@example.com"] = "forget-shopper"
+    for _ in range(2):
+        assert (await client.post("/users/forget-shopper/events", json={"item_id": item_id})).status == 201
+    assert len(recommender.history("forget-shopper")) == 2
+    first = await (await client.delete("/users/forget.me@example.com/history")).json()
+    assert first == {"deleted": True, "events_removed": 2}
+    assert recommender.history("forget-shopper") == [] and "forget.me@example.com" not in recommender.aliases
+    assert (await (await client.delete("/users/forget-shopper/history")).json())["deleted"] is False
