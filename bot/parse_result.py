@@ -82,17 +82,3 @@ def empty_parse_result(text: str) -> ParseResult:
         "entities": [],
     }
 
-
-def intent_message(intent: str, entities: dict[str, Any] | None = None, text: str | None = None) -> ParseResult:
-    """The parse result of a ``/intent{"entity": "value"}`` payload message (confidence 1.0)."""
-    ents: list[EntityPrediction] = []
-    for name, value in (entities or {}).items():
-        ents.append(
-            {"entity": name, "start": 0, "end": 0, "value": value, "confidence_entity": 1.0, "extractor": "payload"}
-        )
-    return {
-        "text": text if text is not None else "/" + intent,
-        "intent": {"name": intent, "confidence": 1.0},
-        "intent_ranking": [{"name": intent, "confidence": 1.0}],
-        "entities": ents,
-    }

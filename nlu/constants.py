@@ -36,12 +36,23 @@ PIPELINE_FILE = "pipeline.json"
 
 
 def default_num_threads() -> int:
-    """Threads for torch / ONNX Runtime: the cores this process may use (at most 4; small models scale no further)."""
+    """Threads for torch / ONNX Runtime: the cores this process may use (at most 4; a model this small
+    scales no further), or 1 when the machine is already oversubscribed (``KEFU_NUM_THREADS`` overrides).
+
+    On an overloaded CPU, threads of one parallel region wait for each other at every barrier and
+    small matrix products get several times slower than on a single thread.
+    """
+    env = os.environ.get("KEFU_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
-    env = os.environ.get("KEFU_NUM_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - not Unix
+        busy = 0.0
+    if busy > cores + 0.5:
+        return 1
     return max(1, min(cores, 4))

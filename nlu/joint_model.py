@@ -1,0 +1,117 @@
+"""The joint network: one BERT encoder, three heads (intent, sentiment/emotion, entities with roles and groups).
+
+The intent and sentiment heads read the mean-pooled sentence embedding; the entity heads read
+each wordpiece's hidden state (the first wordpiece of each word carries the word's tag).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from nlu.bert import BertConfig, BertEncoder, mean_pool
+
+
+class JointOutput(NamedTuple):
+    """Everything one forward pass produces (all logits are unnormalised)."""
+
+    pooled: torch.Tensor  # (batch, hidden)
+    intent_logits: torch.Tensor  # (batch, n_intents)
+    sentiment_logits: torch.Tensor  # (batch, n_sentiments)
+    entity_logits: torch.Tensor  # (batch, seq, n_entity_tags)
+    role_logits: torch.Tensor  # (batch, seq, n_roles)
+    group_logits: torch.Tensor  # (batch, seq, n_groups)
+
+
+class JointModel(nn.Module):
+    """BERT encoder plus intent, sentiment, entity, role and group heads.
+
+    :param config: the encoder architecture
+    :param n_intents: intent labels (retrieval intents count with their full name, ``faq/returns``)
+    :param n_sentiments: sentiment/emotion labels
+    :param n_entity_tags: BIO tags (``O``, ``B-x``, ``I-x`` for each entity ``x``)
+    :param n_roles: role labels, ``O`` (no role) included
+    :param n_groups: group labels, ``O`` (no group) included
+    :param dropout: dropout before every head
+    """
+
+    def __init__(
+        self,
+        config: BertConfig,
+        n_intents: int,
+        n_sentiments: int,
+        n_entity_tags: int,
+        n_roles: int = 1,
+        n_groups: int = 1,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        hidden = config.hidden_size
+        self.encoder = BertEncoder(config)
+        self.dropout = nn.Dropout(dropout)
+        self.intent_head = nn.Linear(hidden, max(n_intents, 1))
+        self.sentiment_head = nn.Linear(hidden, max(n_sentiments, 1))
+        self.entity_head = nn.Linear(hidden, max(n_entity_tags, 1))
+        self.role_head = nn.Linear(hidden, max(n_roles, 1))
+        self.group_head = nn.Linear(hidden, max(n_groups, 1))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> JointOutput:
+        return self.heads(self.encoder(input_ids, attention_mask), attention_mask)
+
+    def heads(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> JointOutput:
+        """Apply every head to the encoder's last hidden states."""
+        pooled = mean_pool(hidden, attention_mask)
+        sentence = self.dropout(pooled)
+        tokens = self.dropout(hidden)
+        return JointOutput(
+            pooled,
+            self.intent_head(sentence),
+            self.sentiment_head(sentence),
+            self.entity_head(tokens),
+            self.role_head(tokens),
+            self.group_head(tokens),
+        )
+
+    def freeze(self, trainable_layers: int | None, freeze_embeddings: bool = True) -> None:
+        """Train only the top ``trainable_layers`` blocks (``None`` or negative: all) and the heads.
+
+        The embedding block trains only when every layer does; its 30k-row word matrix stays frozen
+        unless ``freeze_embeddings`` is false (an optimizer step over it is slow on a CPU).
+        """
+        enc = self.encoder
+        n = len(enc.layers)
+        keep = n if trainable_layers is None or trainable_layers < 0 else min(trainable_layers, n)
+        for index, layer in enumerate(enc.layers):
+            for p in layer.parameters():
+                p.requires_grad_(index >= n - keep)
+        for name, p in enc.embeddings.named_parameters():
+            is_word = name.startswith("word_embeddings")
+            p.requires_grad_(keep == n and (not is_word or not freeze_embeddings))
+
+
+class OnnxWrapper(nn.Module):
+    """The tensors ONNX Runtime returns: pooled embedding and every head's logits (a plain tuple)."""
+
+    def __init__(self, model: JointModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.model(input_ids, attention_mask))
+
+
+def build_model(
+    config: BertConfig, sizes: dict[str, int], dropout: float = 0.1
+) -> JointModel:
+    """Construct a :class:`JointModel` from the label-set sizes stored in a model folder."""
+    return JointModel(
+        config,
+        n_intents=sizes["intents"],
+        n_sentiments=sizes["sentiments"],
+        n_entity_tags=sizes["entity_tags"],
+        n_roles=sizes.get("roles", 1),
+        n_groups=sizes.get("groups", 1),
+        dropout=dropout,
+    )

@@ -1,0 +1,536 @@
+"""KefuTransformerClassifier: all-MiniLM-L6-v2 fine-tuned jointly for intents, sentiment/emotion and entities.
+
+It replaces Rasa's featurizers + DIETClassifier (+ ResponseSelector) with one network:
+- intents, retrieval intents included (the head predicts ``faq/returns``; the result reports
+  ``faq`` and fills ``response_selector`` as Rasa does);
+- sentiment/emotion over Kefu's five labels, trained from the built-in corpus plus any
+  ``metadata: {sentiment: ...}`` labels, so it works on a project with no labels at all;
+- entities as BIO tags over words, with roles and groups;
+- out-of-scope rejection (see :mod:`nlu.ood`), threshold set on the validation split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bot.training_data import NLUData, NLUExample
+from nlu.augmentation import noisy_copies
+from nlu.bert import BertConfig, BertEncoder
+from nlu.component import Component, Message
+from nlu.constants import (
+    MAX_RANKING,
+    OUT_OF_SCOPE_INTENTS,
+    RETRIEVAL_SEPARATOR,
+    SENTIMENT_CORPUS,
+    SENTIMENT_LABELS,
+    TRANSFORMER_CLASSIFIER,
+    default_num_threads,
+)
+from nlu.fallback_classifier import OOD_FLAG
+from nlu.joint_model import JointModel, build_model
+from nlu.ood import DETECTORS, OutOfScopeDetector
+from nlu.pretrained import pretrained_folder
+from nlu.runtime import (
+    ONNX_FILE,
+    ONNX_INT8_FILE,
+    JointArrays,
+    OnnxRuntime,
+    Runtime,
+    TorchRuntime,
+    export_onnx,
+)
+from nlu.sentiment_data import load_corpus, load_tweeteval, normalise_label
+from nlu.splits import stratified_split
+from nlu.tagging import OUTSIDE, decode_entities, entity_tag_names
+from nlu.trainer import JointTrainer, LabelSpace, TrainConfig, TrainingReport, build_rows
+from nlu.wordpiece import WordpieceTokenizer
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "weights.safetensors"
+ENCODER_CONFIG_FILE = "encoder_config.json"
+LABELS_FILE = "labels.json"
+OOD_FILE = "ood.json"
+OOD_ARRAYS_FILE = "ood.npz"
+STATE_FILE = "state.json"
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class KefuTransformerClassifier(Component):
+    """Joint intent / sentiment / entity transformer (all-MiniLM-L6-v2, fine-tuned).
+
+    :param epochs: maximum training epochs (early stopping usually ends sooner)
+    :param batch_size: training batch size
+    :param learning_rate: AdamW learning rate of the encoder
+    :param head_learning_rate: AdamW learning rate of the heads
+    :param weight_decay: AdamW weight decay
+    :param warmup_fraction: share of steps with a linear learning-rate warm-up
+    :param label_smoothing: intent label smoothing
+    :param dropout: dropout before the heads (the encoder keeps its own 0.1)
+    :param sentiment_weight: weight of the sentiment loss
+    :param entity_weight: weight of the entity (+ role + group) loss
+    :param max_length: wordpieces per message (longer messages are truncated)
+    :param trainable_layers: fine-tune only the top N encoder blocks (``-1``: all, ``0``: frozen encoder)
+    :param freeze_embeddings: keep the word-embedding matrix frozen (much faster on a CPU)
+    :param mixed_precision: train under bfloat16 autocast (fast on CPUs with AMX/AVX-512 BF16)
+    :param validation_fraction: share of each intent held out for early stopping and out-of-scope calibration
+    :param early_stopping_patience: epochs without a better validation score before stopping
+    :param ood_detector: out-of-scope score, one of ``max_softmax``, ``energy``, ``centroid``, ``mahalanobis``, ``none``
+    :param ood_in_scope_recall: share of in-scope validation messages the out-of-scope threshold keeps
+    :param ood_min_validation: fewest in-scope validation examples needed to set the threshold (else rejection is off)
+    :param out_of_scope_intent: the project's trained out-of-scope intent (default: ``out_of_scope`` or ``oos`` if present)
+    :param sentiment_corpus: ``true`` for Kefu's built-in corpus, ``false`` for none, or a path to a ``text,label`` CSV
+    :param sentiment_tweeteval: a TweetEval folder whose emotion/sentiment tweets are added to the sentiment data
+    :param typo_augmentation: noisy copies (random typos) of each intent example added to training, on average
+    :param linear_probe_epochs: epochs training only the heads (frozen, cached encoder) before fine-tuning (LP-FT)
+    :param linear_probe_learning_rate: the heads' learning rate during the linear probe
+    :param quantize: ``int8`` for dynamic int8 quantization at inference
+    :param export: ``onnx`` to export the network and run it with ONNX Runtime
+    :param num_threads: inference/training threads (default: the cores available, at most 4)
+    :param model_name: the pretrained weights (default: the bundled all-MiniLM-L6-v2), or a local folder
+    :param inference_batch_size: messages per forward pass in ``parse_batch``
+    """
+
+    name = TRANSFORMER_CLASSIFIER
+    trainable = True
+
+    def __init__(
+        self,
+        epochs: int = 6,
+        batch_size: int = 32,
+        learning_rate: float = 5e-5,
+        head_learning_rate: float = 2e-3,
+        weight_decay: float = 0.01,
+        warmup_fraction: float = 0.06,
+        label_smoothing: float = 0.1,
+        dropout: float = 0.1,
+        sentiment_weight: float = 0.5,
+        entity_weight: float = 1.0,
+        max_length: int = 64,
+        trainable_layers: int = -1,
+        freeze_embeddings: bool = True,
+        mixed_precision: bool = False,
+        validation_fraction: float = 0.1,
+        early_stopping_patience: int = 2,
+        ood_detector: str = "max_softmax",
+        ood_in_scope_recall: float = 0.98,
+        ood_min_validation: int = 200,
+        out_of_scope_intent: str | None = None,
+        sentiment_corpus: bool | str = True,
+        sentiment_tweeteval: str | None = None,
+        typo_augmentation: float = 0.0,
+        linear_probe_epochs: int = 4,
+        linear_probe_learning_rate: float = 5e-3,
+        quantize: str | None = None,
+        export: str | None = None,
+        num_threads: int | None = None,
+        model_name: str | None = None,
+        inference_batch_size: int = 64,
+    ) -> None:
+        if ood_detector not in (*DETECTORS, "none"):
+            raise ValueError(f"ood_detector must be one of {', '.join(DETECTORS)}, none; got {ood_detector!r}")
+        if quantize not in (None, "none", "int8"):
+            raise ValueError(f"quantize must be 'int8' or null, got {quantize!r}")
+        if export not in (None, "none", "onnx"):
+            raise ValueError(f"export must be 'onnx' or null, got {export!r}")
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.learning_rate = float(learning_rate)
+        self.head_learning_rate = float(head_learning_rate)
+        self.weight_decay = float(weight_decay)
+        self.warmup_fraction = float(warmup_fraction)
+        self.label_smoothing = float(label_smoothing)
+        self.dropout = float(dropout)
+        self.sentiment_weight = float(sentiment_weight)
+        self.entity_weight = float(entity_weight)
+        self.max_length = int(max_length)
+        self.trainable_layers = int(trainable_layers)
+        self.freeze_embeddings = bool(freeze_embeddings)
+        self.mixed_precision = bool(mixed_precision)
+        self.validation_fraction = float(validation_fraction)
+        self.early_stopping_patience = int(early_stopping_patience)
+        self.ood_detector = ood_detector
+        self.ood_in_scope_recall = float(ood_in_scope_recall)
+        self.ood_min_validation = int(ood_min_validation)
+        self.out_of_scope_intent = out_of_scope_intent
+        self.sentiment_corpus = sentiment_corpus
+        self.sentiment_tweeteval = sentiment_tweeteval
+        self.typo_augmentation = float(typo_augmentation)
+        self.linear_probe_epochs = int(linear_probe_epochs)
+        self.linear_probe_learning_rate = float(linear_probe_learning_rate)
+        self.epoch_callback: Callable[[int, dict[str, float]], None] | None = None  # not saved
+        self.quantize = None if quantize in (None, "none") else quantize
+        self.export = None if export in (None, "none") else export
+        self.num_threads = int(num_threads) if num_threads else default_num_threads()
+        self.model_name = model_name
+        self.inference_batch_size = int(inference_batch_size)
+
+        self.labels: LabelSpace | None = None
+        self.model: JointModel | None = None
+        self.tokenizer: WordpieceTokenizer | None = None
+        self.detector = OutOfScopeDetector(method=ood_detector, in_scope_recall=self.ood_in_scope_recall)
+        self.runtime: Runtime | None = None
+        self.report: TrainingReport | None = None
+        self.oos_index: int | None = None
+        self.validation_examples: list[NLUExample] = []  # kept after training (not saved)
+        self._retrieval: dict[str, list[int]] = {}
+        self._base_names: list[str] = []
+        self._base_of: np.ndarray | None = None
+
+    def params(self) -> dict[str, Any]:
+        keys = (
+            "epochs batch_size learning_rate head_learning_rate weight_decay warmup_fraction label_smoothing dropout "
+            "sentiment_weight entity_weight max_length trainable_layers freeze_embeddings mixed_precision "
+            "validation_fraction early_stopping_patience ood_detector ood_in_scope_recall ood_min_validation out_of_scope_intent "
+            "sentiment_corpus sentiment_tweeteval typo_augmentation linear_probe_epochs linear_probe_learning_rate quantize export num_threads model_name inference_batch_size"
+        ).split()
+        return {k: getattr(self, k) for k in keys}
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            head_learning_rate=self.head_learning_rate,
+            weight_decay=self.weight_decay,
+            warmup_fraction=self.warmup_fraction,
+            label_smoothing=self.label_smoothing,
+            sentiment_weight=self.sentiment_weight,
+            entity_weight=self.entity_weight,
+            early_stopping_patience=self.early_stopping_patience,
+            trainable_layers=self.trainable_layers,
+            freeze_embeddings=self.freeze_embeddings,
+            mixed_precision=self.mixed_precision,
+        )
+
+    # ================================================================= training
+    def _sentiment_rows(self) -> list[tuple[str, str]]:
+        rows: list[tuple[str, str]] = []
+        if self.sentiment_corpus is True or self.sentiment_corpus == "true":
+            rows.extend(load_corpus(SENTIMENT_CORPUS))
+        elif isinstance(self.sentiment_corpus, str) and self.sentiment_corpus not in ("false", ""):
+            rows.extend(load_corpus(self.sentiment_corpus))
+        if self.sentiment_tweeteval:
+            folder = Path(self.sentiment_tweeteval)
+            if folder.is_dir():
+                rows.extend(load_tweeteval(folder, splits=("train",)))
+            else:
+                logger.info("sentiment_tweeteval folder %s not found; not used", folder)
+        return rows
+
+    def _label_space(self, examples: list[NLUExample]) -> LabelSpace:
+        entities = sorted({s.entity for e in examples for s in e.entities})
+        roles = sorted({s.role for e in examples for s in e.entities if s.role})
+        groups = sorted({str(s.group) for e in examples for s in e.entities if s.group is not None})
+        return LabelSpace(
+            intents=sorted({e.intent for e in examples}),
+            sentiments=list(SENTIMENT_LABELS),
+            entity_tags=entity_tag_names(entities),
+            roles=[OUTSIDE, *roles],
+            groups=[OUTSIDE, *groups],
+        )
+
+    def train(
+        self,
+        data: NLUData,
+        seed: int = 0,
+        progress: bool = False,
+        validation_data: NLUData | None = None,
+    ) -> KefuTransformerClassifier:
+        """Fine-tune on ``data``; hold out ``validation_fraction`` (or use ``validation_data``) for early stopping."""
+        torch.manual_seed(seed)
+        torch.set_num_threads(self.num_threads)
+        examples = [e for e in data.examples if e.text.strip()]
+        if not examples:
+            raise ValueError("no NLU examples to train KefuTransformerClassifier on")
+        folder = pretrained_folder(self.model_name)
+        self.tokenizer = WordpieceTokenizer(folder, self.max_length)
+        self.labels = self._label_space(examples)
+        self._index_intents()
+
+        if validation_data is not None:
+            train_ex, val_ex = examples, [e for e in validation_data.examples if e.intent in self._intent_index]
+        else:
+            train_idx, val_idx = stratified_split([e.intent for e in examples], self.validation_fraction, seed)
+            train_ex, val_ex = [examples[i] for i in train_idx], [examples[i] for i in val_idx]
+        sentiment = self._sentiment_rows()
+        s_train_idx, s_val_idx = stratified_split([y for _, y in sentiment], self.validation_fraction, seed)
+        s_train = [sentiment[i] for i in s_train_idx]
+        s_val = [sentiment[i] for i in s_val_idx]
+
+        train_rows = self._rows(train_ex, s_train)
+        if self.typo_augmentation > 0:
+            copies = noisy_copies([e.text for e in train_ex], self.typo_augmentation, seed)
+            train_rows += build_rows(
+                self.tokenizer, self.labels, [t for _, t in copies], [train_ex[i].intent for i, _ in copies],
+                [normalise_label(train_ex[i].sentiment) for i, _ in copies], [None] * len(copies),
+            )
+        val_rows = self._rows(val_ex, s_val)
+        logger.info(
+            "%s: %d intent examples (%d intents, %d entity tags), %d sentiment sentences; validation %d + %d",
+            self.name, len(train_ex), len(self.labels.intents), len(self.labels.entity_tags) - 1,
+            len(s_train), len(val_ex), len(s_val),
+        )
+
+        encoder = BertEncoder.from_pretrained(folder)
+        model = build_model(encoder.config, self.labels.sizes(), self.dropout)
+        model.encoder.load_state_dict(encoder.state_dict())
+        self.model = model
+        if self.linear_probe_epochs > 0:
+            # LP-FT (Kumar et al. 2022): fit the heads on the frozen encoder first, so fine-tuning
+            # starts from sensible heads instead of pulling the pretrained features towards random ones.
+            probe = replace(
+                self.train_config(), epochs=self.linear_probe_epochs, trainable_layers=0,
+                learning_rate=0.0, head_learning_rate=self.linear_probe_learning_rate, warmup_fraction=0.0,
+                early_stopping_patience=self.linear_probe_epochs,
+            )
+            JointTrainer(model, probe, seed=seed, progress=progress, desc="linear probe").fit(train_rows, val_rows)
+        trainer = JointTrainer(model, self.train_config(), seed=seed, progress=progress, callback=self.epoch_callback)
+        self.report = trainer.fit(train_rows, val_rows)
+        model.eval()
+        self._fit_detector(train_ex, val_ex)
+        self.validation_examples = val_ex
+        self.runtime = self._make_runtime(None)
+        return self
+
+    def _rows(self, examples: list[NLUExample], sentiment: list[tuple[str, str]]) -> list:
+        assert self.tokenizer is not None and self.labels is not None
+        texts = [e.text for e in examples] + [t for t, _ in sentiment]
+        intents: list[str | None] = [e.intent for e in examples] + [None] * len(sentiment)
+        sentiments: list[str | None] = [normalise_label(e.sentiment) for e in examples] + [y for _, y in sentiment]
+        spans: list = [e.entities for e in examples] + [None] * len(sentiment)
+        if not texts:
+            return []
+        return build_rows(self.tokenizer, self.labels, texts, intents, sentiments, spans)
+
+    def _index_intents(self) -> None:
+        assert self.labels is not None
+        intents = self.labels.intents
+        self._intent_index = {name: i for i, name in enumerate(intents)}
+        candidates = [self.out_of_scope_intent] if self.out_of_scope_intent else list(OUT_OF_SCOPE_INTENTS)
+        self.oos_index = next((self._intent_index[c] for c in candidates if c in self._intent_index), None)
+        bases: list[str] = []
+        base_of: list[int] = []
+        retrieval: dict[str, list[int]] = {}
+        for i, name in enumerate(intents):
+            base = name.split(RETRIEVAL_SEPARATOR, 1)[0]
+            if base not in bases:
+                bases.append(base)
+            base_of.append(bases.index(base))
+            if RETRIEVAL_SEPARATOR in name:
+                retrieval.setdefault(base, []).append(i)
+        self._base_names = bases
+        self._base_of = np.array(base_of)
+        self._retrieval = retrieval
+
+    # ----------------------------------------------------------------- out of scope
+    def embed(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled sentence embeddings and intent logits of ``texts`` (fp32 network, batched)."""
+        assert self.model is not None and self.tokenizer is not None
+        runtime = TorchRuntime(self.model, None, self.num_threads)
+        pooled: list[np.ndarray] = []
+        logits: list[np.ndarray] = []
+        for begin in range(0, len(texts), 128):
+            batch = self.tokenizer.encode(texts[begin : begin + 128])
+            out = runtime(batch.input_ids, batch.attention_mask)
+            pooled.append(out.pooled)
+            logits.append(out.intent_logits)
+        return np.concatenate(pooled), np.concatenate(logits)
+
+    def fit_detector_stats(self, examples: list[NLUExample]) -> None:
+        """Class centroids and covariance for the ``centroid``/``mahalanobis`` scores."""
+        assert self.labels is not None
+        texts = [e.text for e in examples]
+        labels = np.array([self._intent_index[e.intent] for e in examples])
+        pooled, _ = self.embed(texts)
+        exclude = [self.oos_index] if self.oos_index is not None else []
+        self.detector.fit(pooled, labels, len(self.labels.intents), exclude)
+
+    def _fit_detector(self, train_ex: list[NLUExample], val_ex: list[NLUExample]) -> None:
+        if self.ood_detector == "none":
+            return
+        if self.ood_detector in ("centroid", "mahalanobis"):
+            self.fit_detector_stats(train_ex)
+        in_scope = [e for e in val_ex if self._intent_index.get(e.intent) != self.oos_index]
+        if len(in_scope) < self.ood_min_validation:
+            logger.info(
+                "%s: out-of-scope rejection is off: %d in-scope validation examples are too few to set its "
+                "threshold (needs %d; FallbackClassifier and a trained out-of-scope intent still apply)",
+                self.name, len(in_scope), self.ood_min_validation,
+            )
+            self.detector.threshold = float("-inf")
+            return
+        pooled, logits = self.embed([e.text for e in in_scope])
+        scores = self.detector.scores(logits, pooled)
+        threshold = self.detector.calibrate(scores, self.ood_in_scope_recall)
+        logger.info("%s: out-of-scope detector %s, threshold %.4f", self.name, self.ood_detector, threshold)
+
+    # ================================================================= inference
+    def _make_runtime(self, folder: Path | None, backend: str | None = None) -> Runtime:
+        assert self.model is not None
+        backend = backend or self.backend_name()
+        if backend in ("onnx", "onnx-int8"):
+            if folder is None:
+                raise ValueError("the ONNX back-end needs a saved model folder")
+            path = folder / (ONNX_INT8_FILE if backend == "onnx-int8" else ONNX_FILE)
+            if not path.is_file():
+                export_onnx(self.model, folder, quantize=backend == "onnx-int8")
+            return OnnxRuntime(path, self.num_threads)
+        return TorchRuntime(self.model, "int8" if backend == "int8" else None, self.num_threads)
+
+    def backend_name(self) -> str:
+        """The back-end the config asks for: ``torch``, ``int8``, ``onnx`` or ``onnx-int8``."""
+        if self.export == "onnx":
+            return "onnx-int8" if self.quantize == "int8" else "onnx"
+        return "int8" if self.quantize == "int8" else "torch"
+
+    def use_backend(self, backend: str, folder: Path | None = None) -> None:
+        """Switch how the network runs (``torch``, ``int8``, ``onnx``, ``onnx-int8``); ONNX needs ``folder``."""
+        self.runtime = self._make_runtime(folder, backend)
+
+    def forward(self, texts: list[str]) -> tuple[JointArrays, Any]:
+        """Tokenize and run the network once for ``texts``."""
+        assert self.tokenizer is not None and self.runtime is not None
+        batch = self.tokenizer.encode(texts)
+        return self.runtime(batch.input_ids, batch.attention_mask), batch
+
+    def process(self, messages: list[Message]) -> None:
+        texts = [m["text"] for m in messages]
+        for begin in range(0, len(texts), self.inference_batch_size):
+            chunk = messages[begin : begin + self.inference_batch_size]
+            out, batch = self.forward(texts[begin : begin + self.inference_batch_size])
+            rejected = self.detector.reject(out.intent_logits, out.pooled)
+            intent_probs = _softmax(out.intent_logits)
+            sentiment_probs = _softmax(out.sentiment_logits)
+            has_entities = self.labels is not None and len(self.labels.entity_tags) > 1
+            if has_entities:
+                tag_p = torch.from_numpy(_softmax(out.entity_logits))
+                role_p = torch.from_numpy(_softmax(out.role_logits))
+                group_p = torch.from_numpy(_softmax(out.group_logits))
+            for i, message in enumerate(chunk):
+                self._fill_intent(message, intent_probs[i])
+                message["sentiment"] = self._sentiment(sentiment_probs[i])
+                if has_entities:
+                    n = int(batch.attention_mask[i].sum())
+                    message.setdefault("entities", []).extend(
+                        decode_entities(
+                            message["text"], batch.offsets[i][:n], batch.word_ids[i][:n], tag_p[i], role_p[i], group_p[i],
+                            self.labels.entity_tags, self.labels.roles, self.labels.groups, self.name,
+                        )
+                    )
+                if rejected[i] and message["intent"]["name"] != self._oos_name():
+                    message[OOD_FLAG] = True
+
+    def _oos_name(self) -> str | None:
+        return None if self.oos_index is None or self.labels is None else self.labels.intents[self.oos_index]
+
+    def _fill_intent(self, message: Message, probs: np.ndarray) -> None:
+        assert self.labels is not None and self._base_of is not None
+        if self._retrieval:
+            base_probs = np.bincount(self._base_of, weights=probs, minlength=len(self._base_names))
+            names = self._base_names
+        else:
+            base_probs, names = probs, self.labels.intents
+        order = np.argsort(-base_probs, kind="stable")[:MAX_RANKING]
+        ranking = [{"name": names[j], "confidence": float(base_probs[j])} for j in order]
+        message["intent"] = dict(ranking[0])
+        message["intent_ranking"] = ranking
+        if self._retrieval:
+            message["response_selector"] = self._response_selector(probs)
+
+    def _response_selector(self, probs: np.ndarray) -> dict[str, Any]:
+        assert self.labels is not None
+        out: dict[str, Any] = {"all_retrieval_intents": sorted(self._retrieval)}
+        for base, members in sorted(self._retrieval.items()):
+            total = float(probs[members].sum()) or 1e-12
+            ranked = sorted(members, key=lambda j: -probs[j])
+            ranking = [
+                {"id": None, "confidence": float(probs[j]) / total, "intent_response_key": self.labels.intents[j]}
+                for j in ranked[:MAX_RANKING]
+            ]
+            key = self.labels.intents[ranked[0]]
+            out[base] = {
+                "response": {
+                    "id": None,
+                    "responses": None,
+                    "response_templates": None,
+                    "confidence": ranking[0]["confidence"],
+                    "intent_response_key": key,
+                    "utter_action": f"utter_{key}",
+                    "template_name": f"utter_{key}",
+                },
+                "ranking": ranking,
+            }
+        return out
+
+    def _sentiment(self, probs: np.ndarray) -> dict[str, Any]:
+        assert self.labels is not None
+        best = int(probs.argmax())
+        return {
+            "label": self.labels.sentiments[best],
+            "confidence": float(probs[best]),
+            "scores": {name: float(p) for name, p in zip(self.labels.sentiments, probs, strict=True)},
+        }
+
+    # ================================================================= persistence
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        assert self.model is not None and self.labels is not None and self.tokenizer is not None
+        state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS_FILE))
+        (folder / ENCODER_CONFIG_FILE).write_text(json.dumps(self.model.encoder.config.to_dict(), indent=1), encoding="utf-8")
+        (folder / LABELS_FILE).write_text(json.dumps(self.labels.to_dict(), indent=1), encoding="utf-8")
+        (folder / OOD_FILE).write_text(json.dumps(self.detector.params(), indent=1), encoding="utf-8")
+        arrays = self.detector.state()
+        if arrays:
+            np.savez(folder / OOD_ARRAYS_FILE, **arrays)
+        report = None if self.report is None else {
+            "epochs_run": self.report.epochs_run,
+            "best_epoch": self.report.best_epoch,
+            "seconds": round(self.report.seconds, 2),
+            "history": self.report.history,
+        }
+        (folder / STATE_FILE).write_text(json.dumps({"training": report}, indent=1), encoding="utf-8")
+        self.tokenizer.save(folder)
+        if self.export == "onnx":
+            started = time.perf_counter()
+            export_onnx(self.model, folder, quantize=self.quantize == "int8")
+            logger.info("%s: exported ONNX model in %.1fs", self.name, time.perf_counter() - started)
+
+    @classmethod
+    def load(cls, folder: Path, params: dict[str, Any]) -> KefuTransformerClassifier:
+        from safetensors.torch import load_file
+
+        component = cls(**params)
+        torch.set_num_threads(component.num_threads)
+        component.labels = LabelSpace.from_dict(json.loads((folder / LABELS_FILE).read_text(encoding="utf-8")))
+        config = BertConfig(**json.loads((folder / ENCODER_CONFIG_FILE).read_text(encoding="utf-8")))
+        model = build_model(config, component.labels.sizes(), component.dropout)
+        model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        component.model = model.eval()
+        component.tokenizer = WordpieceTokenizer(folder, component.max_length)
+        arrays: dict[str, np.ndarray] = {}
+        if (folder / OOD_ARRAYS_FILE).is_file():
+            with np.load(folder / OOD_ARRAYS_FILE) as saved:
+                arrays = {k: saved[k] for k in saved.files}
+        component.detector = OutOfScopeDetector.from_saved(
+            json.loads((folder / OOD_FILE).read_text(encoding="utf-8")), arrays
+        )
+        component._index_intents()
+        component.runtime = component._make_runtime(folder)
+        return component

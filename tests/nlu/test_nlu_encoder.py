@@ -1,0 +1,54 @@
+"""Kefu's plain-PyTorch BERT matches ``transformers.BertModel`` on the bundled all-MiniLM-L6-v2 weights,
+and the tokenizer/tagging round trip maps entities to the right characters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bot.training_data import EntitySpan
+from nlu.bert import BertEncoder, mean_pool
+from nlu.pretrained import pretrained_folder
+from nlu.tagging import decode_entities, encode_tags, entity_tag_names
+from nlu.wordpiece import WordpieceTokenizer
+
+TEXTS = ["where is my order A1234?", "Ship it from Berlin to Munich, please — it's urgent!!"]
+
+
+def test_encoder_matches_transformers() -> None:
+    transformers = pytest.importorskip("transformers")
+    folder = pretrained_folder()
+    ours = BertEncoder.from_pretrained(folder).eval()
+    theirs = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
+    batch = WordpieceTokenizer(folder).encode(TEXTS)
+    with torch.inference_mode():
+        a = mean_pool(ours(batch.input_ids, batch.attention_mask), batch.attention_mask)
+        b = mean_pool(theirs(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state,
+                      batch.attention_mask)
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_tags_round_trip_to_character_spans() -> None:
+    text = "move it from Frankfurt am Main to Köln, order A12345"
+    spans = [
+        EntitySpan(13, 30, "Frankfurt am Main", "city", role="from"),
+        EntitySpan(34, 38, "Köln", "city", role="to"),
+        EntitySpan(46, 52, "A12345", "order_id"),
+    ]
+    tokenizer = WordpieceTokenizer(pretrained_folder(), max_length=64)
+    enc = tokenizer.encodings([text])[0]
+    tags = entity_tag_names(["city", "order_id"])
+    roles, groups = ["O", "from", "to"], ["O"]
+    index = {t: i for i, t in enumerate(tags)}
+    tag_ids, role_ids, group_ids = encode_tags(spans, enc.offsets, enc.word_ids, len(enc.ids), index,
+                                               {r: i for i, r in enumerate(roles)}, {"O": 0})
+    # turn the labels into one-hot "probabilities" and decode them back
+    def one_hot(ids: torch.Tensor, n: int) -> torch.Tensor:
+        return torch.nn.functional.one_hot(ids.clamp(min=0), n).float()
+
+    decoded = decode_entities(text, enc.offsets, enc.word_ids, one_hot(tag_ids, len(tags)), one_hot(role_ids, 3),
+                              one_hot(group_ids, 1), tags, roles, groups, "test")
+    assert [(e["entity"], e["value"], e.get("role")) for e in decoded] == [
+        ("city", "Frankfurt am Main", "from"), ("city", "Köln", "to"), ("order_id", "A12345", None),
+    ]
+    assert all(text[e["start"] : e["end"]] == e["value"] for e in decoded)

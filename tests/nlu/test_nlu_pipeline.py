@@ -1,0 +1,146 @@
+"""The trained pipeline on a tiny project: parse shape, entities with roles and synonyms, retrieval intents,
+sentiment, save/load, determinism, back-ends, and no network needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nlu_support import TINY_NLU, no_network, tiny_config
+
+from bot.loaders.training_files import load_nlu_data
+from nlu.pipeline import NLUPipeline
+
+SEED = 7
+PROBES = [
+    "hello there",
+    "where is my order A12345",
+    "ship it from Berlin to Munich",
+    "please deliver to Rome instead of Turin",
+    "recommend some trainers from Nike",
+    "what is your return policy",
+    "can I pay with paypal",
+    "this is the worst shop ever, I am furious!!!",
+    "thank you so much, I love it",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[NLUPipeline, Path]:
+    """One tiny model for the whole module, trained with the network blocked and saved to disk."""
+    data = load_nlu_data(TINY_NLU)
+    with no_network():
+        pipeline = NLUPipeline.from_config(tiny_config()).train(data, seed=SEED, progress=False)
+        folder = pipeline.save(tmp_path_factory.mktemp("tiny") / "nlu-model")
+    return pipeline, folder
+
+
+def _by_role(result: dict) -> dict[str, str]:
+    return {e.get("role", "-"): e["value"] for e in result["entities"] if e["entity"] == "city"}
+
+
+def test_parse_has_rasa_shape_plus_sentiment(trained: tuple[NLUPipeline, Path]) -> None:
+    pipeline, _ = trained
+    result = pipeline.parse("where is my order A12345")
+    assert list(result)[:3] == ["text", "intent", "entities"]
+    assert set(result) <= {"text", "intent", "entities", "sentiment", "intent_ranking", "text_tokens", "response_selector"}
+    assert result["text"] == "where is my order A12345"
+    assert set(result["intent"]) == {"name", "confidence"}
+    assert result["intent"]["name"] == "track_order"
+    assert 0.0 <= result["intent"]["confidence"] <= 1.0
+    ranking = result["intent_ranking"]
+    assert 1 <= len(ranking) <= 10
+    assert [r["confidence"] for r in ranking] == sorted((r["confidence"] for r in ranking), reverse=True)
+    entity = next(e for e in result["entities"] if e["entity"] == "order_id")
+    assert {"entity", "start", "end", "value", "confidence_entity", "extractor"} <= set(entity)
+    assert result["text"][entity["start"] : entity["end"]] == "A12345" == entity["value"]
+    sentiment = result["sentiment"]
+    assert set(sentiment) == {"label", "confidence", "scores"}
+    assert set(sentiment["scores"]) == {"positive", "neutral", "negative", "angry", "anxious"}
+    assert sum(sentiment["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert result["text_tokens"][0] == [0, 5]
+
+
+def test_entities_with_roles(trained: tuple[NLUPipeline, Path]) -> None:
+    pipeline, _ = trained
+    roles = _by_role(pipeline.parse("ship it from Berlin to Munich"))
+    assert roles == {"from": "Berlin", "to": "Munich"}
+    entity = next(e for e in pipeline.parse("ship it from Berlin to Munich")["entities"] if e["value"] == "Munich")
+    assert entity["extractor"] == "KefuTransformerClassifier"
+    assert 0.0 < entity["confidence_role"] <= 1.0
+
+
+def test_synonyms_and_lookup_entities(trained: tuple[NLUPipeline, Path]) -> None:
+    pipeline, _ = trained
+    result = pipeline.parse("recommend some trainers from Nike")
+    category = next(e for e in result["entities"] if e["entity"] == "category")
+    assert category["value"] == "sneakers"
+    assert category["processors"] == ["EntitySynonymMapper"]
+    assert result["text"][category["start"] : category["end"]] == "trainers"
+    brand = next(e for e in result["entities"] if e["entity"] == "brand")
+    assert (brand["value"], brand["extractor"]) == ("Nike", "RegexEntityExtractor")
+
+
+def test_retrieval_intents_report_the_base_intent_and_response_selector(trained: tuple[NLUPipeline, Path]) -> None:
+    pipeline, _ = trained
+    result = pipeline.parse("what is your return policy")
+    assert result["intent"]["name"] == "faq"
+    selector = result["response_selector"]
+    assert selector["all_retrieval_intents"] == ["faq"]
+    assert selector["faq"]["response"]["intent_response_key"] == "faq/returns_policy"
+    assert selector["faq"]["response"]["utter_action"] == "utter_faq/returns_policy"
+    assert all("/" not in r["name"] for r in result["intent_ranking"])
+
+
+def test_sentiment_head_works_without_user_labels(trained: tuple[NLUPipeline, Path]) -> None:
+    pipeline, _ = trained
+    angry, happy = pipeline.parse_batch(["this is the worst shop ever, I am furious!!!", "thank you so much, I love it"])
+    assert angry["sentiment"]["label"] in {"angry", "negative"}
+    assert happy["sentiment"]["label"] == "positive"
+
+
+def test_batch_equals_single(trained: tuple[NLUPipeline, Path]) -> None:
+    pipeline, _ = trained
+    batch = pipeline.parse_batch(PROBES)
+    for text, result in zip(PROBES, batch, strict=True):
+        single = pipeline.parse(text)
+        assert single["intent"]["name"] == result["intent"]["name"]
+        assert single["intent"]["confidence"] == pytest.approx(result["intent"]["confidence"], abs=1e-4)
+        assert [(e["entity"], e["value"]) for e in single["entities"]] == [(e["entity"], e["value"]) for e in result["entities"]]
+    assert pipeline.parse("  ")["intent"]["name"] is None
+
+
+def test_save_load_round_trip_gives_identical_predictions(trained: tuple[NLUPipeline, Path]) -> None:
+    pipeline, folder = trained
+    manifest = (folder / "manifest.json").read_text(encoding="utf-8")
+    assert "fingerprint_sha256" in manifest and '"seed": 7' in manifest
+    with no_network():
+        loaded = NLUPipeline.load(folder)
+    assert loaded.parse_batch(PROBES) == pipeline.parse_batch(PROBES)
+
+
+def test_same_seed_same_predictions(trained: tuple[NLUPipeline, Path]) -> None:
+    pipeline, _ = trained
+    data = load_nlu_data(TINY_NLU)
+    again = NLUPipeline.from_config(tiny_config()).train(data, seed=SEED, progress=False)
+    first, second = pipeline.parse_batch(PROBES), again.parse_batch(PROBES)
+    for a, b in zip(first, second, strict=True):
+        assert a["intent"]["name"] == b["intent"]["name"]
+        assert a["intent"]["confidence"] == pytest.approx(b["intent"]["confidence"], abs=1e-5)
+        assert a["sentiment"]["label"] == b["sentiment"]["label"]
+        assert [(e["entity"], e["start"], e["end"], e.get("role")) for e in a["entities"]] == [
+            (e["entity"], e["start"], e["end"], e.get("role")) for e in b["entities"]
+        ]
+    assert again.manifest["data"]["fingerprint_sha256"] == pipeline.manifest["data"]["fingerprint_sha256"]
+
+
+@pytest.mark.parametrize("backend", ["int8", "onnx"])
+def test_fast_backends_agree_with_fp32(trained: tuple[NLUPipeline, Path], backend: str) -> None:
+    pipeline, folder = trained
+    fast = NLUPipeline.load(folder, backend=backend)
+    assert fast.classifier is not None and fast.classifier.runtime.name == backend
+    reference = pipeline.parse_batch(PROBES)
+    results = fast.parse_batch(PROBES)
+    agree = sum(a["intent"]["name"] == b["intent"]["name"] for a, b in zip(reference, results, strict=True))
+    assert agree >= len(PROBES) - 1
+    assert _by_role(fast.parse("ship it from Berlin to Munich")) == {"from": "Berlin", "to": "Munich"}
