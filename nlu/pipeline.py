@@ -102,6 +102,7 @@ class NLUPipeline:
                 "best_validation_score": classifier.report.best_score,
             }
             extra["out_of_scope"] = classifier.detector.params()
+            extra["confidence_temperature"] = classifier.temperature
         self.manifest = build_manifest(
             data=data, seed=seed, pipeline_config=self.config, language=self.language,
             labels=labels, training_seconds=seconds, extra=extra,

@@ -141,7 +141,7 @@ class TrainConfig:
     head_learning_rate: float = 2e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.06
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.0
     sentiment_weight: float = 0.5
     entity_weight: float = 1.0
     early_stopping_patience: int = 2

@@ -37,7 +37,7 @@ from nlu.constants import (
 )
 from nlu.fallback_classifier import OOD_FLAG
 from nlu.joint_model import JointModel, build_model
-from nlu.ood import DETECTORS, OutOfScopeDetector
+from nlu.ood import DEFAULT_DETECTOR, DETECTORS, OutOfScopeDetector
 from nlu.pretrained import pretrained_folder
 from nlu.runtime import (
     ONNX_FILE,
@@ -89,13 +89,18 @@ class KefuTransformerClassifier(Component):
     :param mixed_precision: train under bfloat16 autocast (fast on CPUs with AMX/AVX-512 BF16)
     :param validation_fraction: share of each intent held out for early stopping and out-of-scope calibration
     :param early_stopping_patience: epochs without a better validation score before stopping
-    :param ood_detector: out-of-scope score, one of ``max_softmax``, ``energy``, ``centroid``, ``mahalanobis``, ``none``
+    :param ood_detector: out-of-scope score: ``auto``, ``max_softmax``, ``energy``, ``centroid``, ``mahalanobis``
+        or ``none``. ``auto`` measures ``max_softmax`` and ``energy`` on validation examples of the trained
+        out-of-scope intent when there are at least 20, else takes the one that won on CLINC150 for this
+        training recipe (``max_softmax`` with label smoothing, ``energy`` without)
     :param ood_in_scope_recall: share of in-scope validation messages the out-of-scope threshold keeps
+    :param calibration_min_examples: fewest validation examples to fit the confidence temperature (else 1.0)
     :param ood_min_validation: fewest in-scope validation examples needed to set the threshold (else rejection is off)
     :param out_of_scope_intent: the project's trained out-of-scope intent (default: ``out_of_scope`` or ``oos`` if present)
     :param sentiment_corpus: ``true`` for Kefu's built-in corpus, ``false`` for none, or a path to a ``text,label`` CSV
     :param sentiment_tweeteval: a TweetEval folder whose emotion/sentiment tweets are added to the sentiment data
     :param typo_augmentation: noisy copies (random typos) of each intent example added to training, on average
+    :param typo_augmentation_max: at most this many noisy copies in all (large projects need them least)
     :param linear_probe_epochs: epochs training only the heads (frozen, cached encoder) before fine-tuning (LP-FT)
     :param linear_probe_learning_rate: the heads' learning rate during the linear probe
     :param quantize: ``int8`` for dynamic int8 quantization at inference
@@ -116,7 +121,7 @@ class KefuTransformerClassifier(Component):
         head_learning_rate: float = 2e-3,
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.06,
-        label_smoothing: float = 0.1,
+        label_smoothing: float = 0.0,
         dropout: float = 0.1,
         sentiment_weight: float = 0.5,
         entity_weight: float = 1.0,
@@ -126,13 +131,15 @@ class KefuTransformerClassifier(Component):
         mixed_precision: bool = False,
         validation_fraction: float = 0.1,
         early_stopping_patience: int = 2,
-        ood_detector: str = "max_softmax",
+        ood_detector: str = "auto",
         ood_in_scope_recall: float = 0.98,
         ood_min_validation: int = 200,
+        calibration_min_examples: int = 20,
         out_of_scope_intent: str | None = None,
         sentiment_corpus: bool | str = True,
         sentiment_tweeteval: str | None = None,
-        typo_augmentation: float = 0.0,
+        typo_augmentation: float = 1.0,
+        typo_augmentation_max: int = 2000,
         linear_probe_epochs: int = 4,
         linear_probe_learning_rate: float = 5e-3,
         quantize: str | None = None,
@@ -141,8 +148,8 @@ class KefuTransformerClassifier(Component):
         model_name: str | None = None,
         inference_batch_size: int = 64,
     ) -> None:
-        if ood_detector not in (*DETECTORS, "none"):
-            raise ValueError(f"ood_detector must be one of {', '.join(DETECTORS)}, none; got {ood_detector!r}")
+        if ood_detector not in (*DETECTORS, "auto", "none"):
+            raise ValueError(f"ood_detector must be auto, {', '.join(DETECTORS)} or none; got {ood_detector!r}")
         if quantize not in (None, "none", "int8"):
             raise ValueError(f"quantize must be 'int8' or null, got {quantize!r}")
         if export not in (None, "none", "onnx"):
@@ -166,10 +173,12 @@ class KefuTransformerClassifier(Component):
         self.ood_detector = ood_detector
         self.ood_in_scope_recall = float(ood_in_scope_recall)
         self.ood_min_validation = int(ood_min_validation)
+        self.calibration_min_examples = int(calibration_min_examples)
         self.out_of_scope_intent = out_of_scope_intent
         self.sentiment_corpus = sentiment_corpus
         self.sentiment_tweeteval = sentiment_tweeteval
         self.typo_augmentation = float(typo_augmentation)
+        self.typo_augmentation_max = int(typo_augmentation_max)
         self.linear_probe_epochs = int(linear_probe_epochs)
         self.linear_probe_learning_rate = float(linear_probe_learning_rate)
         self.epoch_callback: Callable[[int, dict[str, float]], None] | None = None  # not saved
@@ -182,11 +191,14 @@ class KefuTransformerClassifier(Component):
         self.labels: LabelSpace | None = None
         self.model: JointModel | None = None
         self.tokenizer: WordpieceTokenizer | None = None
-        self.detector = OutOfScopeDetector(method=ood_detector, in_scope_recall=self.ood_in_scope_recall)
+        self.detector = OutOfScopeDetector(
+            method=ood_detector if ood_detector != "auto" else DEFAULT_DETECTOR, in_scope_recall=self.ood_in_scope_recall
+        )
         self.runtime: Runtime | None = None
         self.report: TrainingReport | None = None
         self.oos_index: int | None = None
         self.validation_examples: list[NLUExample] = []  # kept after training (not saved)
+        self.temperature = 1.0  # intent logits are divided by it (fitted on validation data)
         self._retrieval: dict[str, list[int]] = {}
         self._base_names: list[str] = []
         self._base_of: np.ndarray | None = None
@@ -195,8 +207,8 @@ class KefuTransformerClassifier(Component):
         keys = (
             "epochs batch_size learning_rate head_learning_rate weight_decay warmup_fraction label_smoothing dropout "
             "sentiment_weight entity_weight max_length trainable_layers freeze_embeddings mixed_precision "
-            "validation_fraction early_stopping_patience ood_detector ood_in_scope_recall ood_min_validation out_of_scope_intent "
-            "sentiment_corpus sentiment_tweeteval typo_augmentation linear_probe_epochs linear_probe_learning_rate quantize export num_threads model_name inference_batch_size"
+            "validation_fraction early_stopping_patience ood_detector ood_in_scope_recall ood_min_validation calibration_min_examples out_of_scope_intent "
+            "sentiment_corpus sentiment_tweeteval typo_augmentation typo_augmentation_max linear_probe_epochs linear_probe_learning_rate quantize export num_threads model_name inference_batch_size"
         ).split()
         return {k: getattr(self, k) for k in keys}
 
@@ -274,7 +286,8 @@ class KefuTransformerClassifier(Component):
 
         train_rows = self._rows(train_ex, s_train)
         if self.typo_augmentation > 0:
-            copies = noisy_copies([e.text for e in train_ex], self.typo_augmentation, seed)
+            rate = min(self.typo_augmentation, self.typo_augmentation_max / max(len(train_ex), 1))
+            copies = noisy_copies([e.text for e in train_ex], rate, seed)
             train_rows += build_rows(
                 self.tokenizer, self.labels, [t for _, t in copies], [train_ex[i].intent for i, _ in copies],
                 [normalise_label(train_ex[i].sentiment) for i, _ in copies], [None] * len(copies),
@@ -302,6 +315,7 @@ class KefuTransformerClassifier(Component):
         trainer = JointTrainer(model, self.train_config(), seed=seed, progress=progress, callback=self.epoch_callback)
         self.report = trainer.fit(train_rows, val_rows)
         model.eval()
+        self._fit_temperature(val_ex)
         self._fit_detector(train_ex, val_ex)
         self.validation_examples = val_ex
         self.runtime = self._make_runtime(None)
@@ -348,8 +362,28 @@ class KefuTransformerClassifier(Component):
             batch = self.tokenizer.encode(texts[begin : begin + 128])
             out = runtime(batch.input_ids, batch.attention_mask)
             pooled.append(out.pooled)
-            logits.append(out.intent_logits)
+            logits.append(out.intent_logits / self.temperature)
         return np.concatenate(pooled), np.concatenate(logits)
+
+    def _fit_temperature(self, val_ex: list[NLUExample]) -> None:
+        """Temperature scaling (Guo et al. 2017): the one divisor of the intent logits that minimises the
+        validation log-loss, so confidences mean what they say (and FallbackClassifier's thresholds work
+        whether or not the model was trained with label smoothing)."""
+        self.temperature = 1.0
+        labelled = [e for e in val_ex if e.intent in self._intent_index]
+        if len(labelled) < self.calibration_min_examples:
+            return
+        _, logits = self.embed([e.text for e in labelled])
+        gold = np.array([self._intent_index[e.intent] for e in labelled])
+        best_t, best_nll = 1.0, float("inf")
+        for t in np.exp(np.linspace(np.log(0.05), np.log(5.0), 161)):
+            z = logits / t
+            z = z - z.max(axis=1, keepdims=True)
+            nll = float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(gold)), gold]))
+            if nll < best_nll:
+                best_t, best_nll = float(t), nll
+        self.temperature = best_t
+        logger.info("%s: confidence temperature %.3f (validation log-loss %.4f)", self.name, best_t, best_nll)
 
     def fit_detector_stats(self, examples: list[NLUExample]) -> None:
         """Class centroids and covariance for the ``centroid``/``mahalanobis`` scores."""
@@ -375,9 +409,30 @@ class KefuTransformerClassifier(Component):
             self.detector.threshold = float("-inf")
             return
         pooled, logits = self.embed([e.text for e in in_scope])
+        if self.ood_detector == "auto":
+            self.detector.method = self._choose_detector(val_ex, logits, pooled)
         scores = self.detector.scores(logits, pooled)
         threshold = self.detector.calibrate(scores, self.ood_in_scope_recall)
-        logger.info("%s: out-of-scope detector %s, threshold %.4f", self.name, self.ood_detector, threshold)
+        logger.info("%s: out-of-scope detector %s, threshold %.4f", self.name, self.detector.method, threshold)
+
+    def _choose_detector(self, val_ex: list[NLUExample], logits: np.ndarray, pooled: np.ndarray) -> str:
+        """``auto``: the score that rejects most validation out-of-scope messages at the calibrated recall."""
+        fallback = "max_softmax" if self.label_smoothing > 0 else "energy"
+        outside = [e for e in val_ex if self.oos_index is not None and self._intent_index.get(e.intent) == self.oos_index]
+        if len(outside) < 20:
+            return fallback
+        oos_pooled, oos_logits = self.embed([e.text for e in outside])
+        oos_pred = oos_logits.argmax(1)
+        best, best_recall = fallback, -1.0
+        for method in ("max_softmax", "energy"):
+            probe = OutOfScopeDetector(method=method)
+            threshold = probe.calibrate(probe.scores(logits, pooled), self.ood_in_scope_recall)
+            caught = (probe.scores(oos_logits, oos_pooled) < threshold) | (oos_pred == self.oos_index)
+            recall = float(caught.mean())
+            logger.info("%s: out-of-scope detector %s rejects %.3f of validation out-of-scope messages", self.name, method, recall)
+            if recall > best_recall + 1e-9:
+                best, best_recall = method, recall
+        return best
 
     # ================================================================= inference
     def _make_runtime(self, folder: Path | None, backend: str | None = None) -> Runtime:
@@ -406,13 +461,17 @@ class KefuTransformerClassifier(Component):
         """Tokenize and run the network once for ``texts``."""
         assert self.tokenizer is not None and self.runtime is not None
         batch = self.tokenizer.encode(texts)
-        return self.runtime(batch.input_ids, batch.attention_mask), batch
+        out = self.runtime(batch.input_ids, batch.attention_mask)
+        if self.temperature != 1.0:
+            out = out._replace(intent_logits=out.intent_logits / self.temperature)
+        return out, batch
 
     def process(self, messages: list[Message]) -> None:
-        texts = [m["text"] for m in messages]
-        for begin in range(0, len(texts), self.inference_batch_size):
-            chunk = messages[begin : begin + self.inference_batch_size]
-            out, batch = self.forward(texts[begin : begin + self.inference_batch_size])
+        # batches of similar lengths pad less; messages are filled in place, so order does not matter
+        order = sorted(range(len(messages)), key=lambda i: len(messages[i]["text"]))
+        for begin in range(0, len(order), self.inference_batch_size):
+            chunk = [messages[i] for i in order[begin : begin + self.inference_batch_size]]
+            out, batch = self.forward([m["text"] for m in chunk])
             rejected = self.detector.reject(out.intent_logits, out.pooled)
             intent_probs = _softmax(out.intent_logits)
             sentiment_probs = _softmax(out.sentiment_logits)
@@ -505,7 +564,8 @@ class KefuTransformerClassifier(Component):
             "seconds": round(self.report.seconds, 2),
             "history": self.report.history,
         }
-        (folder / STATE_FILE).write_text(json.dumps({"training": report}, indent=1), encoding="utf-8")
+        state = {"training": report, "temperature": self.temperature}
+        (folder / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
         self.tokenizer.save(folder)
         if self.export == "onnx":
             started = time.perf_counter()
@@ -531,6 +591,8 @@ class KefuTransformerClassifier(Component):
         component.detector = OutOfScopeDetector.from_saved(
             json.loads((folder / OOD_FILE).read_text(encoding="utf-8")), arrays
         )
+        if (folder / STATE_FILE).is_file():
+            component.temperature = float(json.loads((folder / STATE_FILE).read_text(encoding="utf-8")).get("temperature", 1.0))
         component._index_intents()
         component.runtime = component._make_runtime(folder)
         return component

@@ -182,31 +182,35 @@ def test_eval_steps_helper_is_used_consistently(trained):
     assert policy.predict(steps[1].events_before, domain).action_name == "utter_greet"
 
 
-class ListenAfterGreetEnv(ConstantEnv):
-    """One-step episodes: reward 1 for predicting action_listen (a smoke test for finetune)."""
+class RewardOneActionEnv(ConstantEnv):
+    """One-step episodes after a greeting: reward 1 for ``target`` only (a smoke test for finetune)."""
 
-    def __init__(self, policy: KefuMLPolicy, domain) -> None:
+    def __init__(self, policy: KefuMLPolicy, domain, target: int) -> None:
         super().__init__(policy.observation_space, policy.action_space)
         self._obs = policy.featurizer.featurize([listen(), user("greet"), action("utter_greet")], domain)
-        self._listen = policy.action_names.index(ACTION_LISTEN_NAME)
+        self._target = target
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
         return self._obs, {}
 
     def step(self, action):
-        return self._obs, float(action == self._listen), True, False, {}
+        return self._obs, float(action == self._target), True, False, {}
 
 
 def test_make_sb3_model_and_finetune(trained):
     policy, domain, trackers = trained
-    env = ListenAfterGreetEnv(policy, domain)
+    obs = policy.featurizer.featurize([listen(), user("greet"), action("utter_greet")], domain)
+    before = policy.predict_observation(obs)
+    # reward an action the cloned policy does not choose here: RL must move probability towards it
+    target = int(np.argsort(before)[-2])
+    env = RewardOneActionEnv(policy, domain, target)
     model = policy.make_sb3_model(env, n_steps=16, batch_size=16, n_epochs=1)
-    obs = env.reset()[0]
-    assert int(model.predict(obs, deterministic=True)[0]) == int(np.argmax(policy.predict_observation(obs)))
+    assert int(model.predict(obs, deterministic=True)[0]) == int(np.argmax(before))
     tuned = KefuMLPolicy(max_history=4, epochs=60, seed=3).learn(trackers, domain)
-    tuned.finetune(env, total_timesteps=32, n_steps=16, batch_size=16, n_epochs=1)
-    assert not th.equal(tuned.network.action_net.weight, policy.network.action_net.weight)
+    tuned.finetune(env, total_timesteps=256, n_steps=64, batch_size=32, n_epochs=4, learning_rate=3e-3, ent_coef=0.01)
+    after = tuned.predict_observation(obs)
+    assert after[target] > before[target], (before[target], after[target])
     wrong = ConstantEnv(gym.spaces.Box(0.0, 1.0, (3,)), policy.action_space)
     with pytest.raises(PolicyError, match="observation_space has shape"):
         policy.make_sb3_model(wrong)
