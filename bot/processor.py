@@ -55,6 +55,7 @@ from bot.constants import (
 from bot.events import EventDict
 from bot.interpreter import parse_payload
 from bot.message_guard import MessageGuard
+from bot.nlu_batcher import NLUBatcher
 from bot.parse_result import empty_parse_result
 from bot.tracker import DialogueStateTracker
 
@@ -193,6 +194,8 @@ class MessageProcessor:
     :param handoff: automatic handoff settings
     :param max_predictions: most actions predicted after one user message
     :param guard: per-sender rate limit and size cap for channel messages (None: none)
+    :param nlu_batcher: parses texts of concurrent turns in shared batches (None: one worker-thread
+        call per message)
     """
 
     def __init__(
@@ -204,8 +207,10 @@ class MessageProcessor:
         handoff: HandoffSettings | None = None,
         max_predictions: int = DEFAULT_MAX_PREDICTIONS,
         guard: MessageGuard | None = None,
+        nlu_batcher: NLUBatcher | None = None,
     ) -> None:
         self.agent = agent
+        self.nlu_batcher = nlu_batcher
         self.tracker_store = tracker_store
         self.lock_store = lock_store
         self.action_client = action_client
@@ -228,8 +233,10 @@ class MessageProcessor:
             return dict(payload)
         if agent.interpreter is None or not text.strip():
             return dict(empty_parse_result(text))
-        result = await asyncio.to_thread(agent.interpreter.parse, text)
-        result = dict(result)
+        if self.nlu_batcher is not None:
+            result = await self.nlu_batcher.parse(agent.interpreter, text)
+        else:
+            result = dict(await asyncio.to_thread(agent.interpreter.parse, text))
         result.setdefault("text", text)
         return result
 

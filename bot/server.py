@@ -24,6 +24,7 @@ from bot.channels import registry, rest
 from bot.domain import Domain
 from bot.loaders.endpoints_loader import Endpoints
 from bot.message_guard import MessageGuard
+from bot.nlu_batcher import BatchingSettings, NLUBatcher
 from bot.privacy.pii import LogMasking, PiiMasker, PrivacySettings
 from bot.privacy.store import MaskingTrackerStore
 from bot.processor import DEFAULT_MAX_PREDICTIONS, HandoffSettings, MessageProcessor
@@ -77,6 +78,11 @@ class Settings:
         return MessageGuard.from_config(self.endpoints.other.get("rate_limit"), self.max_message_chars)
 
     @property
+    def nlu_batching(self) -> BatchingSettings:
+        """endpoints.yml's ``nlu_batching:`` section (absent: up to 16 messages, 2 ms wait)."""
+        return BatchingSettings.from_config(self.endpoints.other.get("nlu_batching"))
+
+    @property
     def privacy(self) -> PrivacySettings:
         """endpoints.yml's ``privacy:`` section (absent: mask every PII kind, no audit file)."""
         return PrivacySettings.from_config(self.endpoints.other.get("privacy"))
@@ -110,12 +116,14 @@ async def dialogue_engine(app: web.Application) -> AsyncIterator[None]:
         log_masking.install()
     endpoint = ActionEndpoint.from_config(settings.endpoints.action_endpoint)
     client = ActionClient(endpoint, session=app[HTTP]) if endpoint else None
+    batcher = NLUBatcher(settings.nlu_batching)
     app[PROCESSOR] = MessageProcessor(agent, stored, lock_store, client, settings.handoff,
-                                      settings.max_predictions, settings.guard)
+                                      settings.max_predictions, settings.guard, batcher)
     logger.info("tracker store: %s; lock store: %s", _describe(tracker_store), _describe(lock_store))
     try:
         yield
     finally:
+        await batcher.close()
         log_masking.uninstall()
         for store in (tracker_store, lock_store):
             if store is not settings.tracker_store and store is not settings.lock_store:
@@ -133,6 +141,7 @@ def _describe(store: Any) -> str:
 def create_app(settings: Settings) -> web.Application:
     """The whole bot server: the channels of credentials.yml, optional server API, auth, CORS, error mapping."""
     channels = registry.served_channels(settings.credentials)  # unknown channel names: KefuError
+    _ = settings.nlu_batching  # a malformed nlu_batching section fails here, before serving
     middlewares = [errors_middleware()]
     if settings.auth_token or settings.jwt_secret:
         middlewares.append(registry.open_channel_paths(  # the widget and socket.io need no API token
