@@ -108,11 +108,12 @@ def decode_entities(
             continue
         prefix, entity = name.split("-", 1)
         last = found[-1] if found else None
+        # a word glued to the previous one ("#" + "A12345") cannot start a new entity of the same type
         continues = (
-            prefix == "I"
-            and last is not None
+            last is not None
             and last[0] == entity
             and _adjacent(text, last[1][-1], word)
+            and (prefix == "I" or last[1][-1].end == word.start)
         )
         if continues and last is not None:
             last[1].append(word)

@@ -52,3 +52,22 @@ def test_tags_round_trip_to_character_spans() -> None:
         ("city", "Frankfurt am Main", "from"), ("city", "Köln", "to"), ("order_id", "A12345", None),
     ]
     assert all(text[e["start"] : e["end"]] == e["value"] for e in decoded)
+
+
+def test_a_word_glued_to_an_entity_joins_it_even_when_tagged_begin() -> None:
+    """"#A12345": the model tags "#" and "A12345" both B-order_id; that is one id, not two."""
+    text = "where is my order #A12345 and B-77"
+    tokenizer = WordpieceTokenizer(pretrained_folder(), max_length=64)
+    enc = tokenizer.encodings([text])[0]
+    tags = entity_tag_names(["order_id"])
+    begin = tags.index("B-order_id")
+    tag_ids = torch.zeros(len(enc.ids), dtype=torch.long)
+    for k, (start, _end) in enumerate(enc.offsets):
+        if enc.word_ids[k] is not None and start >= text.index("#"):
+            tag_ids[k] = begin  # every word from "#" on starts an entity
+    probs = torch.nn.functional.one_hot(tag_ids, len(tags)).float()
+    decoded = decode_entities(text, enc.offsets, enc.word_ids, probs, torch.zeros(len(enc.ids), 1),
+                              torch.zeros(len(enc.ids), 1), tags, ["O"], ["O"], "test")
+    values = [e["value"] for e in decoded]
+    assert values[0] == "#A12345"  # one entity, not "#" and "A12345"
+    assert "and" in values and "B-77" in values  # words separated by spaces stay separate entities
