@@ -130,11 +130,15 @@ async def replace_model(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     path = get_str(body, "model_file")
     assert path is not None
-    if not Path(path).exists():
-        raise RequestError("model_file", f"no model at '{path}'")
+    try:
+        exists = Path(path).exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte, ...
+        raise RequestError("model_file", f"'{path:.200}' is not a usable path: {exc}") from exc
+    if not exists:
+        raise RequestError("model_file", f"no model at '{path:.200}'")
     try:
         agent: Agent = await asyncio.to_thread(Agent.load, path)
-    except KefuError as exc:
+    except (KefuError, OSError) as exc:  # OSError: a folder or file Kefu may not read
         raise RequestError("model_file", f"cannot load the model at '{path}': {exc}") from exc
     processor = request.config_dict[PROCESSOR]
     processor.agent = agent
@@ -171,6 +175,9 @@ async def add_message(request: web.Request) -> web.Response:
     if sender != "user":
         raise RequestError("sender", f"only user messages can be added here; 'sender' is '{sender}', expected 'user'")
     parse_data = get_dict(body, "parse_data")
+    problem = ev.check_parse_data(parse_data)
+    if problem:
+        raise RequestError(problem.split(" ", 1)[0], problem)
     message = UserMessage(text, request.match_info["conversation_id"], input_channel=get_str(
         body, "input_channel", required=False) or "rest", metadata=get_dict(body, "metadata") or {},
         parse_data=parse_data)
@@ -185,6 +192,9 @@ async def trigger_intent(request: web.Request) -> web.Response:
     entities = body.get("entities")
     if entities is not None and not isinstance(entities, (dict, list)):
         raise RequestError("entities", "'entities' must be an object (entity → value) or a list")
+    problem = ev.check_entities(entities, "entities") if isinstance(entities, list) else None
+    if problem:
+        raise RequestError("entities", problem)
     processor = request.config_dict[PROCESSOR]
     if name not in processor.domain.all_intents:
         raise RequestError("name", f"the intent '{name}' does not exist in the domain", status=404, reason="NotFound")

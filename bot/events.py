@@ -160,6 +160,85 @@ def HandedOff(reason: str, timestamp: float | None = None) -> EventDict:  # noqa
     return {"event": HANDOFF, "timestamp": _now(timestamp), "reason": reason}
 
 
+# Optional keys of events from outside and the JSON types they may hold besides null (Rasa's event schema,
+# rasa/shared/utils/schemas/events.py): what the tracker, the policies and the story export read.
+_STRING, _NUMBER, _OBJECT, _LIST, _BOOL = "a string", "a number", "a JSON object", "a list", "true or false"
+_FIELDS: dict[str, dict[str, str]] = {
+    USER: {"text": _STRING, "parse_data": _OBJECT, "input_channel": _STRING, "message_id": _STRING,
+           "metadata": _OBJECT},
+    BOT: {"text": _STRING, "data": _OBJECT, "metadata": _OBJECT},
+    ACTION: {"policy": _STRING, "confidence": _NUMBER, "action_text": _STRING, "hide_rule_turn": _BOOL},
+    ACTIVE_LOOP: {"name": _STRING},
+    ACTION_EXECUTION_REJECTED: {"policy": _STRING, "confidence": _NUMBER},
+    REMINDER: {"name": _STRING, "date_time": _STRING, "kill_on_user_msg": _BOOL},
+    CANCEL_REMINDER: {"name": _STRING, "intent": _STRING},
+    LOOP_INTERRUPTED: {"is_interrupted": _BOOL},
+    ENTITIES: {"entities": _LIST},
+    AGENT: {"text": _STRING, "data": _OBJECT},
+    ACTION_ERROR: {"name": _STRING, "message": _STRING},
+    HANDOFF: {"reason": _STRING},
+}
+_TYPE_CHECKS = {
+    _STRING: lambda v: isinstance(v, str),
+    _NUMBER: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    _OBJECT: lambda v: isinstance(v, dict),
+    _LIST: lambda v: isinstance(v, list),
+    _BOOL: lambda v: isinstance(v, bool),
+}
+
+
+def _wrong_type(value: Any, kind: str, where: str) -> str | None:
+    if value is None or _TYPE_CHECKS[kind](value):
+        return None
+    return f"{where} must be {kind} or null, not {type(value).__name__}"
+
+
+def check_entities(entities: Any, where: str) -> str | None:
+    """Return what is wrong with a list of entities (``[{"entity": ..., "value": ...}, ...]``), or None."""
+    if entities is None:
+        return None
+    if not isinstance(entities, list):
+        return f"{where} must be a list of entities, not {type(entities).__name__}"
+    for index, entity in enumerate(entities):
+        if not isinstance(entity, dict) or not isinstance(entity.get("entity"), str):
+            return f"{where}[{index}] must be a JSON object with an 'entity' string"
+        for key in ("role", "group", "extractor"):
+            problem = _wrong_type(entity.get(key), _STRING, f"{where}[{index}].{key}")
+            if problem:
+                return problem
+    return None
+
+
+def _check_intent(intent: Any, where: str) -> str | None:
+    if intent is None:
+        return None
+    if not isinstance(intent, dict):
+        return f"{where} must be a JSON object with 'name' and 'confidence', not {type(intent).__name__}"
+    return _wrong_type(intent.get("name"), _STRING, f"{where}.name") or _wrong_type(
+        intent.get("confidence"), _NUMBER, f"{where}.confidence")
+
+
+def check_parse_data(parse_data: Any, where: str = "parse_data") -> str | None:
+    """Return what is wrong with a parse result in Rasa's ``/model/parse`` shape, or None."""
+    if parse_data is None:
+        return None
+    if not isinstance(parse_data, dict):
+        return f"{where} must be a JSON object, not {type(parse_data).__name__}"
+    problem = (_wrong_type(parse_data.get("text"), _STRING, f"{where}.text")
+               or _check_intent(parse_data.get("intent"), f"{where}.intent")
+               or check_entities(parse_data.get("entities"), f"{where}.entities"))
+    if problem:
+        return problem
+    ranking = parse_data.get("intent_ranking")
+    if ranking is not None and not isinstance(ranking, list):
+        return f"{where}.intent_ranking must be a list, not {type(ranking).__name__}"
+    for index, intent in enumerate(ranking or []):
+        problem = _check_intent(intent, f"{where}.intent_ranking[{index}]")
+        if problem:
+            return problem
+    return None
+
+
 def check_event(event: Any, index: int | None = None) -> str | None:
     """Return a message naming the problem with an event that came from outside, or None."""
     where = "event" if index is None else f"events[{index}]"
@@ -176,8 +255,14 @@ def check_event(event: Any, index: int | None = None) -> str | None:
     ts = event.get("timestamp")
     if ts is not None and (not isinstance(ts, (int, float)) or isinstance(ts, bool)):
         return f"{where}.timestamp must be a number (seconds since the epoch)"
-    if name == USER and event.get("text") is not None and not isinstance(event.get("text"), str):
-        return f"{where}.text must be a string"
+    for key, kind in _FIELDS.get(name, {}).items():
+        problem = _wrong_type(event.get(key), kind, f"{where}.{key}")
+        if problem:
+            return problem
+    if name == USER:
+        return check_parse_data(event.get("parse_data"), f"{where}.parse_data")
+    if name == ENTITIES:
+        return check_entities(event.get("entities"), f"{where}.entities")
     return None
 
 

@@ -34,7 +34,7 @@ from bot.stores.constants import (
     LOCK_WAITER_TTL_HEARTBEATS,
     REDIS_LOCK_KEY_PREFIX,
 )
-from bot.stores.errors import LockTimeoutError, StoreError
+from bot.stores.errors import LockTimeoutError, StoreError, StoreUnavailableError
 from bot.stores.redis_connection import RedisSettings, redis_errors
 
 logger = logging.getLogger(__name__)
@@ -288,6 +288,8 @@ return deleted + redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 
 _ACQUIRED, _WAITING, _DROPPED = 1, 0, -1
 _MIN_BLOCK = 0.01  # seconds; BLPOP's 0 would mean "forever"
+_RELEASE_RETRY_FIRST = 0.1  # seconds before a failed release is tried again (doubling up to the cap)
+_RELEASE_RETRY_CAP = 1.0
 
 
 class RedisLockStore(LockStore):
@@ -300,6 +302,10 @@ class RedisLockStore(LockStore):
     blocked on. Needs Redis 6 or newer; standalone or a primary (not Redis Cluster).
 
     Each waiting turn holds one Redis connection (blocked in BLPOP) while it waits.
+
+    A release that cannot reach Redis is retried in the background until Redis answers or the
+    holder's ``lock_lifetime`` has passed: a Redis that comes back with its data (a restart with
+    persistence, a failover) must not keep the conversation locked by a turn that is long over.
 
     :param settings: where Redis is (Rasa's ``url``, ``port``, ``db``, ``password``, ``use_ssl``, ``socket_timeout``, ...)
     :param key_prefix: namespace for the keys (``<key_prefix>:lock:...``; default ``lock:...``)
@@ -326,6 +332,8 @@ class RedisLockStore(LockStore):
         self._poll = self._client.register_script(_LUA_POLL)
         self._release_script = self._client.register_script(_LUA_RELEASE)
         self._delete_script = self._client.register_script(_LUA_DELETE)
+        self._lifetimes: dict[str, float] = {}  # token -> lock_lifetime, for each lock held now
+        self._pending_releases: set[asyncio.Task[None]] = set()
 
     def keys_of(self, sender_id: str) -> list[str]:
         """The conversation's queue, deadline and ticket keys (wake keys are per waiter)."""
@@ -381,20 +389,50 @@ class RedisLockStore(LockStore):
                     await self._client.blpop([wake_key], timeout=self._block_seconds(remaining, head_ms_left))
                     status, head_ms_left = await self._poll(keys=keys, args=args)
             acquired = True
+            self._lifetimes[token] = lock_lifetime
             return token
         finally:
             if not acquired:  # timed out, cancelled or failed: leave the queue so nobody waits for us
-                with suppress(Exception):
+                try:
                     await asyncio.shield(self._release_script(keys=keys, args=[token, self._wake_prefix]))
+                except Exception:  # the original error matters more: retry in the background
+                    # the enqueue may have reached Redis although its reply did not come back
+                    self._release_later(sender_id, token, lock_lifetime)
 
     async def _release(self, sender_id: str, token: str) -> None:
-        with self._errors():
-            removed = await self._release_script(keys=self.keys_of(sender_id), args=[token, self._wake_prefix])
+        lifetime = self._lifetimes.pop(token, self.lock_lifetime)
+        try:
+            with self._errors():
+                removed = await self._release_script(keys=self.keys_of(sender_id), args=[token, self._wake_prefix])
+        except StoreUnavailableError:
+            self._release_later(sender_id, token, lifetime)
+            raise
         if not removed:
             logger.warning(
                 "the lock of conversation %r was held longer than its lock_lifetime; another turn may have "
                 "run meanwhile", sender_id,
             )
+
+    def _release_later(self, sender_id: str, token: str, lifetime: float) -> None:
+        """Retry a release that failed, in the background, until it succeeds or ``lifetime`` has passed."""
+        task = asyncio.get_running_loop().create_task(self._retry_release(sender_id, token, lifetime))
+        self._pending_releases.add(task)
+        task.add_done_callback(self._pending_releases.discard)
+
+    async def _retry_release(self, sender_id: str, token: str, lifetime: float) -> None:
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + lifetime
+        delay = _RELEASE_RETRY_FIRST
+        while loop.time() + delay < give_up_at:
+            await asyncio.sleep(delay)
+            try:
+                await self._release_script(keys=self.keys_of(sender_id), args=[token, self._wake_prefix])
+            except Exception as error:  # still unreachable (or worse): try again later
+                logger.debug("releasing the lock of conversation %r failed again: %s", sender_id, error)
+                delay = min(delay * 2, _RELEASE_RETRY_CAP)
+                continue
+            logger.info("released the lock of conversation %r once Redis answered again", sender_id)
+            return
 
     async def delete(self, sender_id: str) -> bool:
         """Remove the conversation's lock keys, including those of crashed holders and waiters.
@@ -406,4 +444,7 @@ class RedisLockStore(LockStore):
             return bool(await self._delete_script(keys=self.keys_of(sender_id), args=[self._wake_prefix]))
 
     async def close(self) -> None:
+        for task in list(self._pending_releases):
+            task.cancel()
+        await asyncio.gather(*self._pending_releases, return_exceptions=True)
         await self._client.aclose()
