@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from bot import events as ev
 from bot.constants import ACTION_DEFAULT_FALLBACK_NAME, ACTION_LISTEN_NAME
 from bot.domain import Domain
+from bot.events import EventDict
 from bot.tracker import applied_events
 from bot.training_data import StoryData
 from policies.constants import (
@@ -131,6 +132,9 @@ class PolicyEnsemble:
         self.policies = list(policies)
         self.augmentation_factor = augmentation_factor
         self.seed = seed
+        #: ask every policy on every turn (``kefu shell --debug`` shows all votes); by default a policy
+        #: whose vote cannot change the outcome is not asked
+        self.all_votes = False
 
     @classmethod
     def from_config(
@@ -184,18 +188,49 @@ class PolicyEnsemble:
     def predict(self, tracker: TrackerLike, domain: Domain) -> Prediction:
         """The next action: the best policy's prediction, with every policy's vote in ``votes``."""
         events = tracker_events(tracker)
-        predictions = [policy.predict(events, domain) for policy in self.policies]
-        return self.combine_predictions(predictions, events, domain)
+        return self.combine_predictions(self._predictions(events, domain), events, domain)
 
-    def combine_predictions(self, predictions: Sequence[Prediction], tracker: TrackerLike, domain: Domain) -> Prediction:
-        """Rasa 3.x's choice among policy predictions, plus the core fallback."""
-        events = tracker_events(tracker)
+    def _predictions(self, events: list[EventDict], domain: Domain) -> list[Prediction]:
+        """Every policy's prediction, in config order, except those that cannot change the outcome.
+
+        Policies are asked from the highest priority down. Once one is certain (confidence 1 after
+        the ensemble's exclusions), a lower-priority policy that only scores actions can at best tie,
+        and ties go to the higher priority: it is not asked (the ML policy's featurizing and forward
+        pass are most of a turn's policy time, and rules or memorised stories decide most turns).
+        """
+        excluded = self._excluded_actions(events)
         names = domain.action_names
+        order = sorted(range(len(self.policies)), key=lambda i: -self.policies[i].priority)
+        predictions: dict[int, Prediction] = {}
+        certain_at: int | None = None
+        for index in order:
+            policy = self.policies[index]
+            if (certain_at is not None and not self.all_votes and policy.scores_actions_only
+                    and policy.priority < certain_at):
+                continue
+            prediction = policy.predict(events, domain)
+            predictions[index] = prediction
+            cleaned = self._without(prediction, excluded, names) if excluded else prediction
+            if cleaned.action_name is not None and cleaned.confidence >= 1.0 and certain_at is None:
+                certain_at = policy.priority
+        return [predictions[i] for i in sorted(predictions)]
+
+    @staticmethod
+    def _excluded_actions(events: list[EventDict]) -> set[str]:
+        """Actions no policy may predict now: one the action server just rejected, and listening
+        right after the user spoke."""
         excluded: set[str] = set()
         if events and events[-1].get("event") == ev.ACTION_EXECUTION_REJECTED and events[-1].get("name"):
             excluded.add(str(events[-1]["name"]))
         if _user_just_spoke(events):
             excluded.add(ACTION_LISTEN_NAME)
+        return excluded
+
+    def combine_predictions(self, predictions: Sequence[Prediction], tracker: TrackerLike, domain: Domain) -> Prediction:
+        """Rasa 3.x's choice among policy predictions, plus the core fallback."""
+        events = tracker_events(tracker)
+        names = domain.action_names
+        excluded = self._excluded_actions(events)
         cleaned = [self._without(p, excluded, names) if excluded else p for p in predictions]
         no_user = any(p.is_no_user_prediction for p in cleaned)
         candidates = [p for p in cleaned if p.is_no_user_prediction == no_user]

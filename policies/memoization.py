@@ -45,6 +45,7 @@ class MemoizationPolicy(Policy):
     """
 
     rasa_names = ("MemoizationPolicy",)
+    scores_actions_only = True
 
     def __init__(
         self,

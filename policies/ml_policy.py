@@ -93,6 +93,7 @@ class KefuMLPolicy(Policy):
     """
 
     rasa_names = ("TEDPolicy", "KefuMLPolicy")
+    scores_actions_only = True
 
     def __init__(
         self,

@@ -108,6 +108,9 @@ class Policy(ABC):
 
     #: Rasa's name for the policy in ``config.yml`` (subclasses set it)
     rasa_names: tuple[str, ...] = ()
+    #: the policy only scores actions: it never adds events nor makes no-user predictions, so the
+    #: ensemble may skip it when a policy of higher priority is already certain (its vote could not win)
+    scores_actions_only: bool = False
 
     def __init__(self, priority: int = DEFAULT_POLICY_PRIORITY) -> None:
         self.priority = priority

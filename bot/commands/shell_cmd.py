@@ -63,6 +63,8 @@ async def _shell(args: argparse.Namespace) -> int:
                                  create_lock_store(endpoints.lock_store), client,
                                  HandoffSettings.from_config(endpoints.other.get("handoff")))
     debug_lines: list[str] = []
+    if args.shell_debug and hasattr(agent.policy, "all_votes"):
+        agent.policy.all_votes = True  # show every policy's vote, not only those that could win
     if args.shell_debug:
         def listen(tracker: Any, next_action: Any) -> None:
             debug_lines.append(f"  [dim]next[/dim] [bold]{next_action.name}[/bold] ({next_action.policy}, "

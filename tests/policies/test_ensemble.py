@@ -83,6 +83,13 @@ def test_rules_memoization_and_ml_together(ensemble_and_domain):
     ensemble, domain = ensemble_and_domain
     start = ensemble.predict(session_start() + [user("greet")], domain)
     assert (start.action_name, start.policy_name) == ("utter_greet", "RulePolicy")
+    assert {v.policy_name for v in start.votes} == {"RulePolicy"}  # a certain rule: nobody else could win
+    ensemble.all_votes = True
+    try:
+        start = ensemble.predict(session_start() + [user("greet")], domain)
+    finally:
+        ensemble.all_votes = False
+    assert (start.action_name, start.policy_name) == ("utter_greet", "RulePolicy")
     assert {v.policy_name for v in start.votes} == {"RulePolicy", "MemoizationPolicy", "KefuMLPolicy"}
     angry = [listen(), user("complain", [{"entity": "order_id", "value": "B7"}]),
              ev.SlotSet("sentiment", "angry", timestamp=0.0), action("utter_sorry")]
@@ -173,3 +180,40 @@ def test_policies_import_no_server_code():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_certain_higher_priority_policy_spares_the_ml_policy_without_changing_any_prediction(ensemble_and_domain):
+    """Skipping a policy that could at best tie is exact: same action, confidence, policy and events
+    as asking every policy, on every prefix of every training story."""
+    from policy_support import SHOP_RULES
+
+    from policies.story_graph import generate_trackers
+
+    ensemble, domain = ensemble_and_domain
+    ml = next(p for p in ensemble.policies if isinstance(p, KefuMLPolicy))
+    calls = []
+    original = ml.predict
+
+    def counting_predict(events, domain_):
+        calls.append(1)
+        return original(events, domain_)
+
+    ml.predict = counting_predict
+    data = story_data_from_yaml(SHOP_RULES).merge(story_data_from_yaml(SHOP_STORIES))
+    checked = 0
+    try:
+        for tracker in generate_trackers(data, domain):
+            events = list(tracker.events)
+            for end in range(1, len(events) + 1):
+                prefix = events[:end]
+                if prefix[-1].get("event") not in (ev.USER, ev.ACTION):
+                    continue
+                fast = ensemble.predict(prefix, domain)
+                full = ensemble.combine_predictions([p.predict(prefix, domain) for p in ensemble.policies], prefix, domain)
+                assert (fast.action_name, fast.policy_name, fast.events) == (full.action_name, full.policy_name, full.events)
+                assert fast.confidence == pytest.approx(full.confidence)
+                checked += 1
+    finally:
+        del ml.predict
+    asked_by_fast = len(calls) - checked  # every full evaluation asks the ML policy once
+    assert checked > 50 and asked_by_fast < checked / 2, (checked, asked_by_fast)
