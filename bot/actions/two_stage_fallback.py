@@ -85,10 +85,29 @@ class TwoStageFallbackAction(LoopAction):
         if two_fallbacks_in_a_row(tracker) or second_affirmation_failed(tracker):
             return await self.factory(ACTION_DEFAULT_FALLBACK_NAME).run(output_channel, nlg, tracker, domain)
         latest = next((e for e in reversed(tracker.events) if e.get("event") == ev.USER), None)
+        rewinds = [ev.UserUtteranceReverted() for _ in range(fallback_messages(tracker))]
         if latest is None:
-            return [ev.UserUtteranceReverted()]
+            return rewinds
         clarification = copy.deepcopy(latest)
         intent = (clarification.setdefault("parse_data", {}).setdefault("intent", {}))
         intent["confidence"] = 1.0
         clarification["timestamp"] = time.time()
-        return [ev.UserUtteranceReverted(), ev.ActionExecuted(ACTION_LISTEN_NAME), clarification]
+        return [*rewinds, ev.ActionExecuted(ACTION_LISTEN_NAME), clarification]
+
+
+def fallback_messages(tracker: Any) -> int:
+    """How many user messages the fallback loop spans: the unclear one that started it and each reply since.
+
+    One rewind per message takes the conversation back to before the unclear message, the loop's
+    activation included, so the clarified message is replayed as if it had been said at once (Rasa
+    gets there by collapsing the loop's repeated executions; rewinding each turn is the same history).
+    """
+    applied = tracker.applied_events()
+    start = next((i for i in range(len(applied) - 1, -1, -1)
+                  if applied[i].get("event") == ev.ACTIVE_LOOP and applied[i].get("name") == ACTION_TWO_STAGE_FALLBACK_NAME),
+                 None)
+    if start is None:
+        return 1
+    replies = sum(1 for e in applied[start:] if e.get("event") == ev.USER)
+    triggered = any(e.get("event") == ev.USER for e in applied[:start])
+    return replies + int(triggered)

@@ -191,8 +191,30 @@ async def test_two_stage_fallback_clarified_message_is_replayed() -> None:
                          ev.ActiveLoop("action_two_stage_fallback"), ev.ActionExecuted(ACTION_LISTEN_NAME),
                          user("greet", text="/greet"))
     events = await run(TwoStageFallbackAction(factory), tracker, d)
-    assert [e["event"] for e in events] == ["active_loop", "rewind", "action", "user"]
+    assert [e["event"] for e in events] == ["active_loop", "rewind", "rewind", "action", "user"]
     assert events[-1]["parse_data"]["intent"] == {"name": "greet", "confidence": 1.0}
+    tracker.update_with_events([ev.ActionExecuted("action_two_stage_fallback"), *events])
+    # the whole fallback is undone: no active loop, the clarified message follows a plain listen
+    assert tracker.active_loop_name is None
+    assert [e["event"] for e in tracker.applied_events()][-2:] == ["action", "user"]
+    assert [e.get("text") for e in tracker.applied_events() if e["event"] == "user"] == ["/greet"]
+
+
+async def test_two_stage_fallback_after_a_rephrase_request_leaves_no_loop_behind() -> None:
+    """unclear → "did you mean?" → "no" (rephrase request) → a clear message: the loop must be over,
+    or the ensemble's loop rule runs the fallback again and again (a shopper got no reply)."""
+    d = shop_domain()
+    factory = lambda name: action_for_name(name, d, None)  # noqa: E731
+    tracker = tracker_of(d, user("nlu_fallback", text="sup"))
+    for reply in (user("out_of_scope", text="how do I boil an egg"), user("greet", text="hello")):
+        events = await run(TwoStageFallbackAction(factory), tracker, d)
+        tracker.update_with_events([ev.ActionExecuted("action_two_stage_fallback"), *events,
+                                    ev.ActionExecuted(ACTION_LISTEN_NAME), reply])
+    last = await run(TwoStageFallbackAction(factory), tracker, d)
+    assert [e["event"] for e in last].count("rewind") == 3  # the unclear message and both replies
+    tracker.update_with_events([ev.ActionExecuted("action_two_stage_fallback"), *last])
+    assert tracker.active_loop_name is None
+    assert [e.get("text") for e in tracker.applied_events() if e["event"] == "user"] == ["hello"]
 
 
 async def test_handoff_pauses_records_reason_and_tells_the_shopper() -> None:
