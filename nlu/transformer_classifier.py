@@ -318,7 +318,9 @@ class KefuTransformerClassifier(Component):
         self._fit_temperature(val_ex)
         self._fit_detector(train_ex, val_ex)
         self.validation_examples = val_ex
-        self.runtime = self._make_runtime(None)
+        # an ONNX graph is exported into the model folder, so until `persist` writes one the freshly
+        # trained network answers through PyTorch (int8 when asked); `persist` switches to ONNX
+        self.runtime = self._make_runtime(None, self._torch_backend())
         return self
 
     def _rows(self, examples: list[NLUExample], sentiment: list[tuple[str, str]]) -> list:
@@ -447,11 +449,14 @@ class KefuTransformerClassifier(Component):
             return OnnxRuntime(path, self.num_threads)
         return TorchRuntime(self.model, "int8" if backend == "int8" else None, self.num_threads)
 
+    def _torch_backend(self) -> str:
+        return "int8" if self.quantize == "int8" else "torch"
+
     def backend_name(self) -> str:
         """The back-end the config asks for: ``torch``, ``int8``, ``onnx`` or ``onnx-int8``."""
         if self.export == "onnx":
             return "onnx-int8" if self.quantize == "int8" else "onnx"
-        return "int8" if self.quantize == "int8" else "torch"
+        return self._torch_backend()
 
     def use_backend(self, backend: str, folder: Path | None = None) -> None:
         """Switch how the network runs (``torch``, ``int8``, ``onnx``, ``onnx-int8``); ONNX needs ``folder``."""
@@ -571,6 +576,7 @@ class KefuTransformerClassifier(Component):
             started = time.perf_counter()
             export_onnx(self.model, folder, quantize=self.quantize == "int8")
             logger.info("%s: exported ONNX model in %.1fs", self.name, time.perf_counter() - started)
+            self.runtime = self._make_runtime(folder)
 
     @classmethod
     def load(cls, folder: Path, params: dict[str, Any]) -> KefuTransformerClassifier:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ from bot.privacy.pii import PiiMasker
 from bot.tracker import DialogueStateTracker
 
 DEFAULT_LIVE_SLOT_TTL = 3600.0
+DEFAULT_MAX_LIVE_CONVERSATIONS = 10_000
 
 
 class MaskingTrackerStore:
@@ -22,19 +24,34 @@ class MaskingTrackerStore:
     the conversation's last save, and put back by :meth:`retrieve_live` (the processor's turn loop).
     Another server instance, or this one after a restart, sees the masked values.
 
+    The memory is bounded: at most ``max_live_conversations`` conversations keep live values (the ones
+    saved longest ago are dropped first, as if their time had run out), and expiry costs O(1) per save
+    (entries are kept in expiry order), so a sales day's flood of short conversations cannot grow the
+    process without end.
+
     :param store: the real tracker store (memory, SQL, Redis)
     :param masker: what to mask
     :param live_slot_ttl: seconds the real slot values stay in memory (0: not at all)
-    :param clock: seconds (tests pass a fake one)
+    :param max_live_conversations: most conversations whose real slot values are kept
+    :param clock: seconds, never going back (tests pass a fake one)
     """
 
     def __init__(self, store: Any, masker: PiiMasker, live_slot_ttl: float = DEFAULT_LIVE_SLOT_TTL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 max_live_conversations: int = DEFAULT_MAX_LIVE_CONVERSATIONS) -> None:
+        if max_live_conversations < 0:
+            raise ValueError(f"max_live_conversations must be >= 0, got {max_live_conversations}")
         self.store = store
         self.masker = masker
         self.live_slot_ttl = live_slot_ttl
+        self.max_live_conversations = max_live_conversations
         self.clock = clock
-        self._live: dict[str, tuple[float, dict[int, Any]]] = {}
+        # sender id -> (expires at, {event index: real value}); oldest save first = soonest expiry first
+        self._live: OrderedDict[str, tuple[float, dict[int, Any]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        """How many conversations have real slot values in memory right now."""
+        return len(self._live)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         masked_events = self.masker.events(tracker.events)
@@ -42,11 +59,12 @@ class MaskingTrackerStore:
             real = {i: event.get("value") for i, (event, masked) in enumerate(zip(tracker.events, masked_events,
                                                                                   strict=True))
                     if event.get("event") == "slot" and masked.get("value") != event.get("value")}
+            self._live.pop(tracker.sender_id, None)
             self._expire()
-            if real:
+            if real and self.max_live_conversations > 0:
+                while len(self._live) >= self.max_live_conversations:
+                    self._live.popitem(last=False)
                 self._live[tracker.sender_id] = (self.clock() + self.live_slot_ttl, real)
-            else:
-                self._live.pop(tracker.sender_id, None)
         # rebuilt from the masked events, so derived state (slots, latest message) is masked too
         await self.store.save(DialogueStateTracker(tracker.sender_id, tracker.slot_defaults, masked_events))
 
@@ -70,8 +88,11 @@ class MaskingTrackerStore:
 
     def _expire(self) -> None:
         now = self.clock()
-        for sender_id in [s for s, (until, _) in self._live.items() if until < now]:
-            del self._live[sender_id]
+        while self._live:
+            until, _ = next(iter(self._live.values()))
+            if until >= now:
+                break
+            self._live.popitem(last=False)
 
     def describe(self) -> str:
         describe = getattr(self.store, "describe", None)

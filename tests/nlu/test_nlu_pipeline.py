@@ -144,3 +144,22 @@ def test_fast_backends_agree_with_fp32(trained: tuple[NLUPipeline, Path], backen
     agree = sum(a["intent"]["name"] == b["intent"]["name"] for a, b in zip(reference, results, strict=True))
     assert agree >= len(PROBES) - 1
     assert _by_role(fast.parse("ship it from Berlin to Munich")) == {"from": "Berlin", "to": "Munich"}
+
+
+def test_config_asking_for_onnx_int8_trains_saves_and_serves(tmp_path: Path) -> None:
+    """`export: onnx` + `quantize: int8` in config.yml: training answers through PyTorch int8 until the
+    model is saved, then the saved model and a fresh load both answer through ONNX Runtime int8."""
+    data = load_nlu_data(TINY_NLU)
+    with no_network():
+        pipeline = NLUPipeline.from_config(tiny_config(export="onnx", quantize="int8")).train(data, seed=SEED, progress=False)
+        assert pipeline.classifier is not None and pipeline.classifier.runtime.name == "int8"
+        before = pipeline.parse_batch(PROBES)
+        folder = pipeline.save(tmp_path / "nlu-model")
+    assert pipeline.classifier.runtime.name == "onnx-int8"
+    assert any(folder.rglob("*int8*.onnx"))
+    loaded = NLUPipeline.load(folder)
+    assert loaded.classifier is not None and loaded.classifier.runtime.name == "onnx-int8"
+    after = loaded.parse_batch(PROBES)
+    agree = sum(a["intent"]["name"] == b["intent"]["name"] for a, b in zip(before, after, strict=True))
+    assert agree >= len(PROBES) - 1
+    assert loaded.parse("where is my order A12345")["intent"]["name"] == "track_order"

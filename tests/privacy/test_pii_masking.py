@@ -227,6 +227,34 @@ async def test_a_later_turn_still_gets_the_real_slot_value_but_only_in_memory(ai
         await client.close()
 
 
+async def test_live_slot_values_are_bounded_in_count_and_time() -> None:
+    """A flood of conversations cannot grow the live-value memory past its cap; time still expires them."""
+    from bot.tracker import DialogueStateTracker
+
+    now = [0.0]
+    store = MaskingTrackerStore(InMemoryTrackerStore(DOMAIN), PiiMasker(), live_slot_ttl=100,
+                                clock=lambda: now[0], max_live_conversations=3)
+
+    def tracker(sender: str) -> DialogueStateTracker:
+        return DialogueStateTracker(sender, {}, [{"event": "slot", "name": "email", "value": f"{sender}@example.com"}])
+
+    for index in range(10):
+        now[0] = float(index)
+        await store.save(tracker(f"s{index}"))
+        assert len(store) <= 3
+    live = {s: (await store.retrieve_live(s)).get_slot("email") for s in ("s0", "s6", "s7", "s8", "s9")}
+    assert live == {"s0": "[EMAIL]", "s6": "[EMAIL]", "s7": "s7@example.com", "s8": "s8@example.com",
+                    "s9": "s9@example.com"}
+    now[0] = 7.5
+    await store.save(tracker("s7"))  # saved again: now the newest, so s8 is the oldest
+    await store.save(tracker("s10"))
+    assert (await store.retrieve_live("s8")).get_slot("email") == "[EMAIL]"
+    assert (await store.retrieve_live("s7")).get_slot("email") == "s7@example.com"
+    now[0] = 200.0  # every entry is past its time: the next save drops them all
+    await store.save(DialogueStateTracker("quiet", {}, [{"event": "slot", "name": "size", "value": "M"}]))
+    assert len(store) == 0
+
+
 def test_log_masking_installs_and_uninstalls(caplog: pytest.LogCaptureFixture) -> None:
     from bot.privacy.pii import LogMasking
 
