@@ -7,6 +7,7 @@ arrays, so the classifier's decoding code does not care which one ran.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -115,14 +116,22 @@ class OnnxRuntime:
 
     :param path: the ``.onnx`` file
     :param num_threads: intra-op threads
+    :param spin: let idle intra-op threads busy-wait (lower latency for back-to-back calls, but they burn
+        CPU that a server on the same cores needs; off unless ``KEFU_ORT_SPIN=1``)
     """
 
-    def __init__(self, path: str | Path, num_threads: int = 2) -> None:
+    def __init__(self, path: str | Path, num_threads: int = 2, spin: bool | None = None) -> None:
+        if spin is None:
+            spin = os.environ.get("KEFU_ORT_SPIN", "0") == "1"
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = num_threads
         options.inter_op_num_threads = 1
+        if not spin:
+            # idle pool threads sleep instead of busy-waiting for the next batch: on a small box the
+            # server's event loop needs that core more than the next inference needs a warm thread
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.name = "onnx-int8" if str(path).endswith(ONNX_INT8_FILE) else "onnx"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot import events as ev
+from bot import fastjson
 from bot.actions.action import Action, ActionExecutionRejection, bot_utterance
 from bot.errors import KefuError
 from bot.events import EventDict
@@ -108,13 +109,13 @@ class ActionClient:
         session = await self._get_session()
         timeout = aiohttp.ClientTimeout(total=self.endpoint.timeout)
         attempts = 1 + max(0, self.endpoint.connect_retries)
+        body_bytes = fastjson.dumps_bytes(payload)
+        headers = {"Content-Type": "application/json", **(self.endpoint.headers or {})}
         for attempt in range(attempts):
             try:
-                async with session.post(
-                    self.endpoint.url, json=payload, timeout=timeout, headers=self.endpoint.headers
-                ) as response:
+                async with session.post(self.endpoint.url, data=body_bytes, timeout=timeout, headers=headers) as response:
                     try:
-                        body = await response.json(content_type=None)
+                        body = fastjson.loads(await response.read())
                     except ValueError:
                         body = None
                     return response.status, body

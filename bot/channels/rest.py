@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import fastjson
 from bot.app_keys import PROCESSOR, SETTINGS
 from bot.channels.base import CollectingOutputChannel, QueueOutputChannel, UserMessage
 from bot.web_utils import RequestError, get_dict, get_str, read_json_object
@@ -70,7 +71,7 @@ async def receive(request: web.Request) -> web.StreamResponse:
         return await _stream(request, processor, message)
     channel = RestOutputChannel()
     await processor.handle_message(message, channel)
-    return web.json_response(channel.messages)
+    return web.json_response(channel.messages, dumps=fastjson.dumps)
 
 
 async def _stream(request: web.Request, processor: Any, message: UserMessage) -> web.StreamResponse:

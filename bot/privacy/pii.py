@@ -12,7 +12,6 @@ or a typical grouped national layout.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -208,19 +207,27 @@ class PiiMasker:
         return value
 
     def event(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """A masked copy of one tracker event (user and bot text, parse data, entities, slots)."""
-        out = copy.deepcopy(dict(event))
+        """A masked copy of one tracker event (user and bot text, parse data, entities, slots).
+
+        Only what masking may change is copied (the event, its parse data, its entities, slot values);
+        the rest (intent ranking, bot ``data``, metadata) is shared with ``event``, read-only: this runs
+        over the whole conversation on every save, where deep copies cost more than the masking itself.
+        """
+        out = dict(event)
         kind = out.get("event")
         if kind in ("user", "bot") and isinstance(out.get("text"), str):
             out["text"] = self.text(out["text"])
         if kind == "user":
             parse = out.get("parse_data")
             if isinstance(parse, dict):
+                parse = out["parse_data"] = dict(parse)
                 if isinstance(parse.get("text"), str):
                     parse["text"] = self.text(parse["text"])
-                for entity in parse.get("entities") or []:
-                    if isinstance(entity, dict):
-                        self._mask_entity(entity)
+                if isinstance(parse.get("entities"), list):
+                    parse["entities"] = [dict(e) if isinstance(e, dict) else e for e in parse["entities"]]
+                    for entity in parse["entities"]:
+                        if isinstance(entity, dict):
+                            self._mask_entity(entity)
         if kind == "slot":
             name = out.get("name")
             if name in self.settings.mask_slots:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import logging
 import sqlite3
 import threading
@@ -34,6 +33,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import StaticPool
 
+from bot import fastjson
 from bot.domain import Domain
 from bot.events import EventDict
 from bot.stores.constants import (
@@ -137,7 +137,7 @@ class TrackerStore(ABC):
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return fastjson.dumps(data)
 
 
 class InMemoryTrackerStore(TrackerStore):
@@ -153,7 +153,7 @@ class InMemoryTrackerStore(TrackerStore):
 
     async def _retrieve_events(self, sender_id: str) -> list[EventDict] | None:
         stored = self._store.get(sender_id)
-        return None if stored is None else json.loads(stored)
+        return None if stored is None else fastjson.loads(stored)
 
     async def _save(self, tracker: DialogueStateTracker) -> None:
         self._store[tracker.sender_id] = _dumps(tracker.events)
@@ -381,7 +381,7 @@ class SQLTrackerStore(TrackerStore):
                 .order_by(EVENTS_TABLE.c.id)
             )
             with engine.connect() as conn:
-                return [json.loads(data) for data in conn.execute(query).scalars()]
+                return [fastjson.loads(data) for data in conn.execute(query).scalars()]
 
         return await self._run(work)
 
@@ -470,7 +470,7 @@ class RedisTrackerStore(TrackerStore):
         if stored is None:
             return None
         try:
-            events = json.loads(stored).get("events")
+            events = fastjson.loads(stored).get("events")
         except (ValueError, AttributeError) as error:
             raise StoreError(f"{self.describe()}: key {self.key(sender_id)!r} does not hold a JSON tracker ({error})") from None
         return list(events or [])
