@@ -5,8 +5,9 @@
 
 Each process's output is prefixed ([orders] [reco] [actions] [bot]). The services start in dependency order,
 each one waiting for the previous to answer its health check; the recommender is trained first when no model
-exists. Ctrl-C (or SIGTERM) stops every process, last started first. If ``kefu run`` (the bot server) is not
-available in this checkout yet, the demo says so and keeps the backends and the action server running.
+exists. Ctrl-C (or SIGTERM) stops every process, last started first; so does any of them exiting. The bot
+serves Rasa's HTTP API too (``--enable-api``), so it binds ``--host`` (loopback by default): ``kefu run`` refuses
+to expose the API on other interfaces without an auth token.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ class Proc:
     argv: list[str]
     health: str | None = None
     env: dict[str, str] = field(default_factory=dict)
-    optional: bool = False
     process: asyncio.subprocess.Process | None = None
     reader: asyncio.Task | None = None
 
@@ -109,8 +109,8 @@ def plan(args: argparse.Namespace) -> list[Proc]:
              env={"KEFU_ORDERS_URL": orders_url, "KEFU_RECO_URL": reco_url}),
     ]
     if not args.no_bot:
-        procs.append(Proc("bot", [py, "-m", "bot.cli", "run", "--enable-api", "--port", str(args.bot_port)], None,
-                          optional=True))
+        procs.append(Proc("bot", [py, "-m", "bot.cli", "run", "--enable-api", "-i", args.host, "--port",
+                              str(args.bot_port), "-m", args.bot_model], f"http://127.0.0.1:{args.bot_port}/"))
     return procs
 
 
@@ -140,14 +140,9 @@ async def run(args: argparse.Namespace) -> int:
             done, _ = await asyncio.wait([stopper, *watchers], return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stopper}:
                 proc = watchers.pop(task)
-                if proc.optional:
-                    say("demo", f"{proc.name} exited with {proc.process.returncode}: `kefu run` (the bot server) is "
-                        "not available in this checkout yet; the backends and the action server keep running "
-                        f"(POST http://127.0.0.1:{args.actions_port}/webhook).", color)
-                else:
-                    say("demo", f"{proc.name} exited with {proc.process.returncode}; stopping the demo", color)
-                    code = 1
-                    stop_event.set()
+                say("demo", f"{proc.name} exited with {proc.process.returncode}; stopping the demo", color)
+                code = 1
+                stop_event.set()
         stopper.cancel()
         for task in watchers:
             task.cancel()
@@ -169,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=os.environ.get("KEFU_ORDERS_DB_URL", "sqlite:///.kefu/orders.db"))
     parser.add_argument("--seed-customers", type=int, default=300, help="synthetic customers in a new order database")
     parser.add_argument("--model-dir", default=os.environ.get("KEFU_RECO_MODEL_DIR", "models/recommender"))
+    parser.add_argument("--bot-model", default="models", help="the bot's model, or a folder of models (newest)")
     parser.add_argument("--no-bot", action="store_true", help="start the backends and the action server only")
     parser.add_argument("--no-color", action="store_true")
     parser.add_argument("--start-timeout", type=float, default=600.0,
