@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import KefuError
 from bot.loaders.endpoints_loader import load_credentials, load_endpoints
 from bot.model_archive import ModelError, resolve_model_path
 from bot.server import DEFAULT_PORT, Settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +87,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise KefuError(f"{args.endpoints}: {exc}") from exc
     app = create_app(settings)
+    app.on_startup.append(_freeze_startup_objects)
     print(f"Kefu server on http://{args.interface}:{args.port} (model: {settings.model_path or 'none'}; "
           f"API {'on' if settings.enable_api else 'off'})", flush=True)
     web.run_app(app, host=args.interface, port=args.port, print=None, access_log=None)
     return 0
+
+
+async def _freeze_startup_objects(app: web.Application) -> None:
+    """Move everything loaded at startup (torch, the model, the domain: ~10^6 objects) out of the garbage
+    collector's reach. They live as long as the process; without this every full collection walks them
+    all, and those pauses (tens of ms) land in the p99 latency of whatever requests are in flight."""
+    gc.collect()
+    gc.freeze()
+    logger.debug("%d startup objects frozen out of garbage collection", gc.get_freeze_count())
