@@ -1,4 +1,4 @@
-"""JSON on the hot path (tracker stores, action-server calls, webhook replies): orjson when installed.
+"""JSON on the hot path (tracker stores, action-server calls, webhook replies), written by orjson.
 
 orjson writes the same compact JSON several times faster than the standard library; anything it refuses
 (an int wider than 64 bits, a dict with non-string keys, a type it does not know) goes through
@@ -10,20 +10,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a dependency; plain json still works
-    orjson = None
+import orjson
 
 
 def dumps_bytes(data: Any) -> bytes:
     """Compact UTF-8 JSON (``separators=(",", ":")``, non-ASCII kept as is)."""
-    if orjson is not None:
-        try:
-            return orjson.dumps(data)
-        except TypeError:
-            pass
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def dumps(data: Any) -> str:
@@ -33,9 +28,7 @@ def dumps(data: Any) -> str:
 
 def loads(text: str | bytes) -> Any:
     """Parse JSON text or bytes."""
-    if orjson is not None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass  # the standard library's error message (line and column) is the one to show
-    return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # raises again, with the standard library's line-and-column message

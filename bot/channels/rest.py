@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
@@ -85,7 +84,7 @@ async def _stream(request: web.Request, processor: Any, message: UserMessage) ->
         nonlocal connected
         if connected:
             try:
-                await response.write(json.dumps(item).encode() + b"\n")
+                await response.write(fastjson.dumps_bytes(item) + b"\n")
             except ConnectionResetError:  # the client left: the turn still finishes and is saved
                 connected = False
 

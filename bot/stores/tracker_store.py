@@ -136,10 +136,6 @@ class TrackerStore(ABC):
         await self.close()
 
 
-def _dumps(data: Any) -> str:
-    return fastjson.dumps(data)
-
-
 class InMemoryTrackerStore(TrackerStore):
     """Conversations in this process's memory, kept as JSON like the other stores (so nothing aliases).
 
@@ -156,7 +152,7 @@ class InMemoryTrackerStore(TrackerStore):
         return None if stored is None else fastjson.loads(stored)
 
     async def _save(self, tracker: DialogueStateTracker) -> None:
-        self._store[tracker.sender_id] = _dumps(tracker.events)
+        self._store[tracker.sender_id] = fastjson.dumps(tracker.events)
 
     async def delete(self, sender_id: str) -> bool:
         return self._store.pop(sender_id, None) is not None
@@ -197,7 +193,7 @@ def _event_row(sender_id: str, event: EventDict) -> dict[str, Any]:
         "timestamp": event.get("timestamp"),
         "intent_name": intent if isinstance(intent, str) else None,
         "action_name": name if isinstance(name, str) else None,
-        "data": _dumps(event),
+        "data": fastjson.dumps(event),
     }
 
 
@@ -476,7 +472,7 @@ class RedisTrackerStore(TrackerStore):
         return list(events or [])
 
     async def _save(self, tracker: DialogueStateTracker) -> None:
-        value = _dumps(tracker.current_state(INCLUDE_ALL))
+        value = fastjson.dumps(tracker.current_state(INCLUDE_ALL))
         expire_ms = int(self.record_exp * 1000) if self.record_exp else None
         with self._errors():
             await self._client.set(self.key(tracker.sender_id), value, px=expire_ms)
