@@ -143,10 +143,8 @@ def postgres_url() -> str:
     """A SQLAlchemy URL of the local PostgreSQL's ``test`` database; skips when none answers."""
     if os.environ.get("KEFU_TEST_POSTGRES_URL"):
         return os.environ["KEFU_TEST_POSTGRES_URL"]
-    try:
-        import psycopg
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[dev]')")
+    import psycopg
+
     host, port, dbname = LOCAL_POSTGRES
     errors = []
     for user in dict.fromkeys(("postgres", "root", os.environ.get("USER") or "postgres")):

@@ -304,30 +304,25 @@ async def test_two_processes_share_one_lock(redis_url: str, redis_client: aiored
     async with opened_redis_lock(redis_url, section) as store:
         child = await spawn(spec)
         try:
-            await run_two_processes(store, child, redis_client, keys, workers, iterations)
+            await expect_line(child, "ready")
+            started = time.monotonic()
+            await redis_client.rpush(keys["go"], "1")
+            await hammer(store, redis_client, "shared", keys, workers, iterations, "parent")
+            await expect_line(child, "done", timeout=20)
+            elapsed = time.monotonic() - started
+            assert await child.wait() == 0
+
+            order = await redis_client.lrange(keys["order"], 0, -1)
+            assert int(await redis_client.get(keys["overlaps"]) or 0) == 0
+            assert int(await redis_client.get(keys["total"])) == 2 * workers * iterations  # no lost update
+            assert sorted(set(order)) == ["child", "parent"]
+            assert sum(a != b for a, b in zip(order, order[1:], strict=False)) >= 10  # the processes interleaved
+            assert elapsed < 8, f"took {elapsed:.1f} s: a waiter missed its wake-up"
+            assert await store.queue_length("shared") == 0
+            assert [k async for k in redis_client.scan_iter(match=store.key_prefix + "*")] == []
         finally:
             await kill(child)
             await redis_client.delete(*keys.values())
-
-
-async def run_two_processes(store: RedisLockStore, child: asyncio.subprocess.Process, redis_client: aioredis.Redis,
-                            keys: dict[str, str], workers: int, iterations: int) -> None:
-    await expect_line(child, "ready")
-    started = time.monotonic()
-    await redis_client.rpush(keys["go"], "1")
-    await hammer(store, redis_client, "shared", keys, workers, iterations, "parent")
-    await expect_line(child, "done", timeout=20)
-    elapsed = time.monotonic() - started
-    assert await child.wait() == 0
-
-    order = await redis_client.lrange(keys["order"], 0, -1)
-    assert int(await redis_client.get(keys["overlaps"]) or 0) == 0
-    assert int(await redis_client.get(keys["total"])) == 2 * workers * iterations  # no lost update
-    assert sorted(set(order)) == ["child", "parent"]
-    assert sum(a != b for a, b in zip(order, order[1:], strict=False)) >= 10  # the processes interleaved
-    assert elapsed < 8, f"took {elapsed:.1f} s: a waiter missed its wake-up"
-    assert await store.queue_length("shared") == 0
-    assert [k async for k in redis_client.scan_iter(match=store.key_prefix + "*")] == []
 
 
 @pytest.mark.parametrize("tracker_kind", ["redis", "sqlite"])

@@ -97,8 +97,8 @@ class Backend:
         return f"{self.prefix}-{name}"
 
 
-@pytest.fixture(params=["in_memory", "sqlite", "redis", "postgresql"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+async def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """The store kind named by ``request.param``; its conversations are deleted and its stores closed after."""
     kind = request.param
     if kind == "in_memory":
         store_backend = Backend(kind, None, persistent=False)
@@ -117,6 +117,27 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
                 await cleaner.delete(sender_id)
     for store in store_backend.stores:
         await store.close()
+
+
+@pytest.fixture(params=["in_memory", "sqlite", "redis", "postgresql"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """Every store kind."""
+    async for store_backend in open_backend(request, tmp_path):
+        yield store_backend
+
+
+@pytest.fixture(params=["sqlite", "redis", "postgresql"])
+async def persistent_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """The store kinds that outlive the process (the in-memory one forgets everything, by design)."""
+    async for store_backend in open_backend(request, tmp_path):
+        yield store_backend
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def sql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """The SQL store kinds."""
+    async for store_backend in open_backend(request, tmp_path):
+        yield store_backend
 
 
 def saved_tracker(store: TrackerStore, sender_id: str) -> DialogueStateTracker:
@@ -154,9 +175,8 @@ async def test_unknown_conversation_is_none_and_empty_tracker_is_not_stored(back
     assert created.events == [] and created.slots["language"] == "zh"
 
 
-async def test_conversation_survives_a_restart(backend: Backend) -> None:
-    if not backend.persistent:
-        pytest.skip("the in-memory store forgets everything when the process stops (by design)")
+async def test_conversation_survives_a_restart(persistent_backend: Backend) -> None:
+    backend = persistent_backend
     sender_id = backend.sender()
     first = backend.open()
     tracker = saved_tracker(first, sender_id)
@@ -205,9 +225,8 @@ def events_rows(url: sa.URL | str, sender_id: str) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
-async def test_sql_save_appends_only_new_events(backend: Backend) -> None:
-    if backend.name not in ("sqlite", "postgresql"):
-        pytest.skip("SQL stores only")
+async def test_sql_save_appends_only_new_events(sql_backend: Backend) -> None:
+    backend = sql_backend
     store = backend.open()
     assert isinstance(store, SQLTrackerStore)
     sender_id = backend.sender()
@@ -263,7 +282,6 @@ async def test_postgres_login_db_creates_the_database(postgres_url: str) -> None
 
 
 async def test_unreachable_postgres_raises_store_unavailable_quickly(unused_tcp_port: int) -> None:
-    pytest.importorskip("psycopg")
     config = {"type": "sql", "dialect": "postgresql", "url": "127.0.0.1", "port": unused_tcp_port,
               "username": "kefu", "db": "kefu"}
     store = create_tracker_store(config, DOMAIN)

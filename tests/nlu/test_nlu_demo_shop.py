@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from nlu_support import DEMO_NLU, tiny_config
 
 from bot.loaders.training_files import load_nlu_data
 from bot.training_data import NLUData
 from nlu.pipeline import NLUPipeline
 from nlu.splits import stratified_split
-
-pytestmark = pytest.mark.skipif(not DEMO_NLU.is_file(), reason="the demo shop's data/nlu.yml is absent")
 
 # A fast configuration (about a minute on 2 idle cores): the top 3 encoder blocks fine-tuned, the
 # lower ones cached; every example trains (no validation split). Typo augmentation and no label

@@ -57,7 +57,6 @@ def test_rasa_init_moodbot_with_default_policies():
     assert result.accuracy == 1.0, _report("moodbot", result)
 
 
-@pytest.mark.skipif(not (REPO_ROOT / "tests" / "test_stories.yml").exists(), reason="the demo shop has no test stories")
 def test_demo_shop_test_stories():
     result = _evaluate(REPO_ROOT, REPO_ROOT / "tests" / "test_stories.yml")
     print("\n" + _report("demo shop", result))

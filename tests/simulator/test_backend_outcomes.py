@@ -6,10 +6,8 @@ import pickle
 
 import pytest
 
-pytest.importorskip("sqlalchemy")
-
-from backends import simulation  # noqa: E402
-from simulator.outcomes import BackendOutcomeService  # noqa: E402
+from backends import simulation
+from simulator.outcomes import BackendOutcomeService
 
 
 @pytest.fixture(scope="module")
