@@ -162,6 +162,43 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds per thread of a process: ``main`` (the event loop) and the others by thread id."""
+    found: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            raw = (task / "stat").read_text()
+            fields = raw[raw.rindex(")") + 2 :].split()
+            found["main" if task.name == str(pid) else f"tid {task.name}"] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return found
+
+
+def machine_cpu_ticks() -> dict[str, int]:
+    """The first line of ``/proc/stat``: the whole machine's CPU ticks by kind."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    return {name: int(value) for name, value in zip(names, fields, strict=False)}
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (rasa-sdk's Sanic serves from a worker process it spawns)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        children.setdefault(int(raw[raw.rindex(")") + 2 :].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -748,7 +785,17 @@ async def start_bot(ctx: Context, name: str, endpoints: Path, enable_api: bool =
 
 
 def cpu_of(services: list[Service]) -> float:
-    return sum(cpu_seconds(s.pid) or 0.0 for s in services if s.alive())
+    """CPU seconds of the services and every process they started."""
+    return sum(cpu_seconds(pid) or 0.0 for s in services if s.alive() for pid in descendants(s.pid))
+
+
+def write_samples(path: Path, samples: list[Sample], started: float) -> None:
+    """Every request of a phase as CSV (seconds since the phase began, latency, status), to look at the tail."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        out.write("sent_s,latency_ms,status,sender\n")
+        for s in sorted(samples, key=lambda sample: sample.sent):
+            out.write(f"{s.sent - started:.4f},{(s.done - s.sent) * 1000:.2f},{s.status},{s.sender}\n")
 
 
 async def run_phase(ctx: Context, base: str, bot: Service, store: str, concurrency: int, kind: str) -> dict[str, Any]:
@@ -764,14 +811,22 @@ async def run_phase(ctx: Context, base: str, bot: Service, store: str, concurren
     ticker = asyncio.create_task(ctx.progress.track(label, args.warmup + args.duration, drive, started))
 
     cpu_marks: dict[str, float] = {}
+    threads0: dict[str, float] = {}
+    threads1: dict[str, float] = {}
+    machine0: dict[str, int] = {}
+    machine1: dict[str, int] = {}
 
     async def mark_window() -> None:
         await asyncio.sleep(max(0.0, warm_end - time.perf_counter()))
         cpu_marks["bot0"], cpu_marks["act0"], cpu_marks["gen0"] = (
             cpu_seconds(bot.pid) or 0.0, cpu_of(ctx.action_services), time.process_time())
+        threads0.update(thread_cpu_seconds(bot.pid))
+        machine0.update(machine_cpu_ticks())
         await asyncio.sleep(max(0.0, end - time.perf_counter()))
         cpu_marks["bot1"], cpu_marks["act1"], cpu_marks["gen1"] = (
             cpu_seconds(bot.pid) or 0.0, cpu_of(ctx.action_services), time.process_time())
+        threads1.update(thread_cpu_seconds(bot.pid))
+        machine1.update(machine_cpu_ticks())
 
     marker = asyncio.create_task(mark_window())
     try:
@@ -794,7 +849,16 @@ async def run_phase(ctx: Context, base: str, bot: Service, store: str, concurren
             "action_stack_cpu_ms_per_msg": round((cpu_marks["act1"] - cpu_marks["act0"]) * 1000 / ok, 2),
             "generator_cpu_ms_per_msg": round((cpu_marks["gen1"] - cpu_marks["gen0"]) * 1000 / ok, 2),
             "bot_threads": proc_threads(bot.pid),
+            "machine_cpu_share": {
+                kind: round((machine1[kind] - machine0.get(kind, 0)) / max(1, sum(machine1.values()) - sum(machine0.values())), 3)
+                for kind in machine1 if machine1[kind] - machine0.get(kind, 0) > 0},
+            "bot_cpu_ms_per_msg_by_thread": {
+                name: round((seconds - threads0.get(name, 0.0)) * 1000 / ok, 2)
+                for name, seconds in sorted(threads1.items(), key=lambda item: -item[1])
+                if seconds - threads0.get(name, 0.0) > 0.005 * args.duration},
         }
+    if args.samples_out:
+        write_samples(Path(args.samples_out) / f"{store}-{concurrency}-{kind}.csv", drive.samples, started)
     if not args.no_verify:
         result["events"] = await verify_trackers(ctx.session, base, ctx.token, drive.samples)
     result["bot_rss_mb"] = _r(rss_mb(bot.pid), 1)
@@ -1222,6 +1286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds of each phase")
     parser.add_argument("--no-paced", action="store_true", help="closed-loop phases only")
     parser.add_argument("--no-verify", action="store_true", help="skip reading the trackers back (lost events)")
+    parser.add_argument("--samples-out", default=None,
+                        help="folder for one CSV per phase with every request's send time, latency and status")
     parser.add_argument("--actions", choices=["server", "none"], default="server",
                         help="server: real action server + backends; none: response-only conversations")
     parser.add_argument("--reco-model-dir", default=str(REPO / "models" / "recommender"))

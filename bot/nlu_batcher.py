@@ -11,6 +11,7 @@ Configured by ``endpoints.yml``::
     nlu_batching:
       max_batch_size: 16   # 1 turns batching off (each message still runs in the worker thread)
       max_wait_ms: 2       # how long the first message of a batch waits for company
+      num_threads: auto    # threads of the network: every core but one (the event loop's); KEFU_NUM_THREADS overrides auto
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import KefuError
+from nlu.constants import serving_num_threads
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +43,17 @@ class BatchingSettings:
 
     :param max_batch_size: most messages parsed in one network call (1: no batching)
     :param max_wait_ms: longest a message waits for others to join its batch
+    :param num_threads: threads the network runs on (None: ``auto``, every core but one)
     """
 
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     max_wait_ms: float = DEFAULT_MAX_WAIT_MS
+    num_threads: int | None = None
+
+    @property
+    def threads(self) -> int:
+        """The thread count in force: the configured one, else every core but one."""
+        return self.num_threads or serving_num_threads()
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> BatchingSettings:
@@ -52,10 +62,11 @@ class BatchingSettings:
             return cls()
         if not isinstance(config, dict):
             raise BatchingConfigError(f"endpoints.yml: 'nlu_batching' must be a mapping, not {type(config).__name__}")
-        unknown = sorted(set(config) - {"max_batch_size", "max_wait_ms"})
+        unknown = sorted(set(config) - {"max_batch_size", "max_wait_ms", "num_threads"})
         if unknown:
             raise BatchingConfigError(
-                f"endpoints.yml: nlu_batching has unknown key(s) {', '.join(unknown)} (known: max_batch_size, max_wait_ms)"
+                f"endpoints.yml: nlu_batching has unknown key(s) {', '.join(unknown)} "
+                "(known: max_batch_size, max_wait_ms, num_threads)"
             )
         size = config.get("max_batch_size", DEFAULT_MAX_BATCH_SIZE)
         wait = config.get("max_wait_ms", DEFAULT_MAX_WAIT_MS)
@@ -63,7 +74,13 @@ class BatchingSettings:
             raise BatchingConfigError(f"endpoints.yml: nlu_batching.max_batch_size must be an integer >= 1, got {size!r}")
         if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 1000:
             raise BatchingConfigError(f"endpoints.yml: nlu_batching.max_wait_ms must be a number from 0 to 1000, got {wait!r}")
-        return cls(max_batch_size=size, max_wait_ms=float(wait))
+        threads = config.get("num_threads", "auto")
+        if threads == "auto" or threads is None:
+            threads = None
+        elif isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
+            raise BatchingConfigError(
+                f"endpoints.yml: nlu_batching.num_threads must be 'auto' or an integer from 1 to 64, got {threads!r}")
+        return cls(max_batch_size=size, max_wait_ms=float(wait), num_threads=threads)
 
 
 @dataclass
@@ -92,6 +109,7 @@ class NLUBatcher:
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
         self._waiting: set[asyncio.Future[dict[str, Any]]] = set()  # every caller not yet answered
+        self._prepared: weakref.WeakSet[Any] = weakref.WeakSet()  # interpreters already set to our threads
         self.batches = 0  # counters for /status and benchmarks
         self.messages = 0
 
@@ -107,6 +125,24 @@ class NLUBatcher:
         future.add_done_callback(self._waiting.discard)
         self._queue.put_nowait(_Request(interpreter, text, future))
         return await future
+
+    async def prepare(self, interpreter: Any) -> None:
+        """Set ``interpreter``'s network to the serving thread count now (else before its first batch)."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._prepare, interpreter)
+
+    def _prepare(self, interpreter: Any) -> None:
+        """In the worker thread: give ``interpreter`` the configured threads, once."""
+        try:
+            if interpreter in self._prepared:
+                return
+        except TypeError:  # not weak-referenceable (a stub): nothing to set
+            return
+        setter = getattr(interpreter, "set_num_threads", None)
+        if callable(setter):
+            threads = self.settings.threads
+            setter(threads)
+            logger.info("NLU network serving on %d thread(s)", threads)
+        self._prepared.add(interpreter)
 
     @property
     def mean_batch_size(self) -> float:
@@ -160,7 +196,7 @@ class NLUBatcher:
                 if not live:
                     continue
                 try:
-                    results = await loop.run_in_executor(self._executor, _parse_all, live[0].interpreter,
+                    results = await loop.run_in_executor(self._executor, self._parse_all, live[0].interpreter,
                                                          [r.text for r in live])
                 except Exception as exc:  # the model failed: every caller of this batch hears why
                     logger.exception("NLU failed on a batch of %d message(s)", len(live))
@@ -175,7 +211,13 @@ class NLUBatcher:
                         request.future.set_result(result)
 
 
-def _parse_all(interpreter: Any, texts: list[str]) -> list[dict[str, Any]]:
+    def _parse_all(self, interpreter: Any, texts: list[str]) -> list[dict[str, Any]]:
+        """In the worker thread: ``parse_batch`` when the interpreter has one, else one ``parse`` per text."""
+        self._prepare(interpreter)
+        return _parse_texts(interpreter, texts)
+
+
+def _parse_texts(interpreter: Any, texts: list[str]) -> list[dict[str, Any]]:
     """``parse_batch`` when the interpreter has one (the NLU pipeline), else one ``parse`` per text."""
     parse_batch = getattr(interpreter, "parse_batch", None)
     if callable(parse_batch) and len(texts) > 1:

@@ -117,6 +117,8 @@ async def dialogue_engine(app: web.Application) -> AsyncIterator[None]:
     endpoint = ActionEndpoint.from_config(settings.endpoints.action_endpoint)
     client = ActionClient(endpoint, session=app[HTTP]) if endpoint else None
     batcher = NLUBatcher(settings.nlu_batching)
+    if agent.interpreter is not None:
+        await batcher.prepare(agent.interpreter)  # the network's serving threads, before the first message
     app[PROCESSOR] = MessageProcessor(agent, stored, lock_store, client, settings.handoff,
                                       settings.max_predictions, settings.guard, batcher)
     logger.info("tracker store: %s; lock store: %s", _describe(tracker_store), _describe(lock_store))

@@ -56,3 +56,20 @@ def default_num_threads() -> int:
     if busy > cores + 0.5:
         return 1
     return max(1, min(cores, 4))
+
+
+def serving_num_threads() -> int:
+    """Threads for the network inside the bot server: every core but one, which the server's event loop
+    needs (at most 4; ``KEFU_NUM_THREADS`` overrides).
+
+    Measured on a 2-core VM under load (``benchmarks/load_bench.py``): with 2 threads the network's second
+    thread took ~1.1 ms of CPU per message away from the event loop for little gain in batch time.
+    """
+    env = os.environ.get("KEFU_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores - 1, 4))

@@ -136,6 +136,13 @@ class NLUPipeline:
         return [r for r in results if r is not None]
 
     # ----------------------------------------------------------------- persistence
+    def set_num_threads(self, num_threads: int) -> None:
+        """Threads the components that run a network use from now on."""
+        for component in self.components:
+            setter = getattr(component, "set_num_threads", None)
+            if callable(setter):
+                setter(num_threads)
+
     def save(self, folder: str | Path) -> Path:
         """Write the model into ``folder``: ``manifest.json``, ``pipeline.json``, one sub-folder per component."""
         folder = Path(folder)

@@ -10,7 +10,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -43,6 +43,8 @@ class Runtime(Protocol):
     name: str
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> JointArrays: ...
+
+    def set_num_threads(self, num_threads: int) -> None: ...
 
 
 def set_threads(num_threads: int) -> None:
@@ -77,6 +79,10 @@ class TorchRuntime:
             runner = freeze_for_inference(model)
         self.model = runner
         self.name = "int8" if quantize == "int8" else "torch"
+
+    def set_num_threads(self, num_threads: int) -> None:
+        """Run on ``num_threads`` intra-op threads from now on (torch's setting is process-wide)."""
+        set_threads(num_threads)
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> JointArrays:
         with torch.inference_mode():
@@ -123,18 +129,30 @@ class OnnxRuntime:
     def __init__(self, path: str | Path, num_threads: int = 2, spin: bool | None = None) -> None:
         if spin is None:
             spin = os.environ.get("KEFU_ORT_SPIN", "0") == "1"
+        self.path = Path(path)
+        self.num_threads = num_threads
+        self.spin = spin
+        self.name = "onnx-int8" if str(path).endswith(ONNX_INT8_FILE) else "onnx"
+        self.session = self._new_session()
+
+    def _new_session(self) -> Any:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = num_threads
+        options.intra_op_num_threads = self.num_threads
         options.inter_op_num_threads = 1
-        if not spin:
+        if not self.spin:
             # idle pool threads sleep instead of busy-waiting for the next batch: on a small box the
             # server's event loop needs that core more than the next inference needs a warm thread
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.name = "onnx-int8" if str(path).endswith(ONNX_INT8_FILE) else "onnx"
+        return ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+
+    def set_num_threads(self, num_threads: int) -> None:
+        """Run on ``num_threads`` intra-op threads from now on (the session is rebuilt, ~0.1 s)."""
+        if num_threads != self.num_threads:
+            self.num_threads = num_threads
+            self.session = self._new_session()
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> JointArrays:
         feeds = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}

@@ -184,7 +184,9 @@ class KefuTransformerClassifier(Component):
         self.epoch_callback: Callable[[int, dict[str, float]], None] | None = None  # not saved
         self.quantize = None if quantize in (None, "none") else quantize
         self.export = None if export in (None, "none") else export
-        self.num_threads = int(num_threads) if num_threads else default_num_threads()
+        # what config.yml asked for (None: decided where the model runs, so it is not saved as a number)
+        self.configured_num_threads = int(num_threads) if num_threads else None
+        self.num_threads = self.configured_num_threads or default_num_threads()
         self.model_name = model_name
         self.inference_batch_size = int(inference_batch_size)
 
@@ -210,7 +212,9 @@ class KefuTransformerClassifier(Component):
             "validation_fraction early_stopping_patience ood_detector ood_in_scope_recall ood_min_validation calibration_min_examples out_of_scope_intent "
             "sentiment_corpus sentiment_tweeteval typo_augmentation typo_augmentation_max linear_probe_epochs linear_probe_learning_rate quantize export num_threads model_name inference_batch_size"
         ).split()
-        return {k: getattr(self, k) for k in keys}
+        params = {k: getattr(self, k) for k in keys}
+        params["num_threads"] = self.configured_num_threads  # the training machine's core count is no setting
+        return params
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(
@@ -457,6 +461,15 @@ class KefuTransformerClassifier(Component):
         if self.export == "onnx":
             return "onnx-int8" if self.quantize == "int8" else "onnx"
         return self._torch_backend()
+
+    def set_num_threads(self, num_threads: int) -> None:
+        """Run the network on ``num_threads`` threads from now on (the server sets this for serving)."""
+        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+            raise ValueError(f"num_threads must be an integer >= 1, got {num_threads!r}")
+        self.num_threads = num_threads
+        torch.set_num_threads(num_threads)  # small tensor work around the network runs in torch either way
+        if self.runtime is not None:
+            self.runtime.set_num_threads(num_threads)
 
     def use_backend(self, backend: str, folder: Path | None = None) -> None:
         """Switch how the network runs (``torch``, ``int8``, ``onnx``, ``onnx-int8``); ONNX needs ``folder``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,9 @@ async def test_closing_fails_waiting_callers_instead_of_hanging(pipeline: NLUPip
         ({"max_wait_ms": -1}, "max_wait_ms"),
         ({"max_wait_ms": True}, "max_wait_ms"),
         ({"batch": 3}, "unknown key"),
+        ({"num_threads": 0}, "num_threads"),
+        ({"num_threads": "two"}, "num_threads"),
+        ({"num_threads": True}, "num_threads"),
         (["max_batch_size"], "mapping"),
     ],
 )
@@ -159,3 +163,26 @@ async def test_the_server_batches_concurrent_webhook_messages(aiohttp_client: An
     greeted = [b for b, text in zip(bodies, TEXTS, strict=True) if text in ("hi", "hello there", "hey", "hiya")]
     assert all(b and b[0]["recipient_id"].startswith("shopper-") and b[0].get("text") for b in greeted)
     assert sum(recorder.calls) == len(TEXTS) and len(recorder.calls) < len(TEXTS)
+
+
+def test_serving_threads_default_to_every_core_but_one_and_the_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KEFU_NUM_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    assert BatchingSettings.from_config(None).threads == max(1, min(cores - 1, 4))
+    assert BatchingSettings.from_config({"num_threads": "auto"}).threads == max(1, min(cores - 1, 4))
+    monkeypatch.setenv("KEFU_NUM_THREADS", "3")
+    assert BatchingSettings.from_config(None).threads == 3
+    assert BatchingSettings.from_config({"num_threads": 2}).threads == 2  # the file's number wins over the env
+
+
+async def test_the_server_sets_the_networks_threads_before_the_first_message(aiohttp_client: Any) -> None:
+    pipeline = NLUPipeline.from_config(tiny_config()).train(load_nlu_data(TINY_NLU), seed=3, progress=False)
+    assert pipeline.classifier is not None
+    pipeline.classifier.num_threads = 2
+    base = shop_agent()
+    agent = Agent(domain=base.domain, policy=base.policy, interpreter=pipeline, nlg=base.nlg)
+    endpoints = Endpoints(other={"nlu_batching": {"num_threads": 1}})
+    client = await aiohttp_client(create_app(Settings(agent=agent, endpoints=endpoints)))
+    assert pipeline.classifier.num_threads == 1
+    reply = await client.post("/webhooks/rest/webhook", json={"sender": "s1", "message": "hi"})
+    assert reply.status == 200 and (await reply.json())[0]["text"]

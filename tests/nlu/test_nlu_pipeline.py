@@ -3,6 +3,7 @@ sentiment, save/load, determinism, back-ends, and no network needed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,30 @@ def test_config_asking_for_onnx_int8_trains_saves_and_serves(tmp_path: Path) -> 
     agree = sum(a["intent"]["name"] == b["intent"]["name"] for a, b in zip(before, after, strict=True))
     assert agree >= len(PROBES) - 1
     assert loaded.parse("where is my order A12345")["intent"]["name"] == "track_order"
+
+
+def test_serving_threads_are_set_where_the_model_runs_not_baked_in_at_training(tmp_path: Path) -> None:
+    """A thread count nobody configured is the training machine's, not a setting: it is not saved, and
+    the server's count (``set_num_threads``) rebuilds the ONNX session without changing any answer."""
+    data = load_nlu_data(TINY_NLU)
+    with no_network():
+        pipeline = NLUPipeline.from_config(tiny_config(export="onnx")).train(data, seed=SEED, progress=False)
+        folder = pipeline.save(tmp_path / "nlu-model")
+    saved = json.loads((folder / "pipeline.json").read_text(encoding="utf-8"))
+    classifier_params = next(c["params"] for c in saved["components"] if c["name"] == "KefuTransformerClassifier")
+    assert classifier_params["num_threads"] is None
+    loaded = NLUPipeline.load(folder)
+    assert loaded.classifier is not None
+    before = loaded.parse_batch(PROBES)
+    for threads in (1, 2):
+        loaded.set_num_threads(threads)
+        assert loaded.classifier.num_threads == threads
+        assert loaded.classifier.runtime.session.get_session_options().intra_op_num_threads == threads
+        assert [r["intent"] for r in loaded.parse_batch(PROBES)] == [r["intent"] for r in before]
+    with pytest.raises(ValueError, match="num_threads"):
+        loaded.set_num_threads(0)
+
+
+def test_a_configured_thread_count_is_saved(tmp_path: Path) -> None:
+    component = NLUPipeline.from_config(tiny_config(num_threads=3)).classifier
+    assert component is not None and component.params()["num_threads"] == 3 and component.num_threads == 3
