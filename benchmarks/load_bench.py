@@ -798,6 +798,16 @@ def write_samples(path: Path, samples: list[Sample], started: float) -> None:
             out.write(f"{s.sent - started:.4f},{(s.done - s.sent) * 1000:.2f},{s.status},{s.sender}\n")
 
 
+async def batching_stats(ctx: Context, base: str) -> dict[str, Any] | None:
+    """The server's NLU batching counters (``GET /status``); None when unreadable."""
+    try:
+        async with ctx.session.get(f"{base}/status", params={"token": ctx.token},
+                                   timeout=aiohttp.ClientTimeout(total=10)) as response:
+            return (await response.json()).get("nlu_batching") if response.status == 200 else None
+    except (TimeoutError, aiohttp.ClientError, ValueError):
+        return None
+
+
 async def run_phase(ctx: Context, base: str, bot: Service, store: str, concurrency: int, kind: str) -> dict[str, Any]:
     args = ctx.args
     rate = GOAL_RATE[store] if kind == "paced" else None
@@ -814,15 +824,18 @@ async def run_phase(ctx: Context, base: str, bot: Service, store: str, concurren
     threads0: dict[str, float] = {}
     threads1: dict[str, float] = {}
     machine0: dict[str, int] = {}
+    batching: list[dict[str, Any] | None] = [None, None]
     machine1: dict[str, int] = {}
 
     async def mark_window() -> None:
         await asyncio.sleep(max(0.0, warm_end - time.perf_counter()))
+        batching[0] = await batching_stats(ctx, base)
         cpu_marks["bot0"], cpu_marks["act0"], cpu_marks["gen0"] = (
             cpu_seconds(bot.pid) or 0.0, cpu_of(ctx.action_services), time.process_time())
         threads0.update(thread_cpu_seconds(bot.pid))
         machine0.update(machine_cpu_ticks())
         await asyncio.sleep(max(0.0, end - time.perf_counter()))
+        batching[1] = await batching_stats(ctx, base)
         cpu_marks["bot1"], cpu_marks["act1"], cpu_marks["gen1"] = (
             cpu_seconds(bot.pid) or 0.0, cpu_of(ctx.action_services), time.process_time())
         threads1.update(thread_cpu_seconds(bot.pid))
@@ -857,6 +870,11 @@ async def run_phase(ctx: Context, base: str, bot: Service, store: str, concurren
                 for name, seconds in sorted(threads1.items(), key=lambda item: -item[1])
                 if seconds - threads0.get(name, 0.0) > 0.005 * args.duration},
         }
+    if batching[0] and batching[1]:
+        batches = batching[1]["batches"] - batching[0]["batches"]
+        result["nlu_batching"] = {
+            "num_threads": batching[1]["num_threads"], "batches": batches,
+            "mean_batch_size": round((batching[1]["messages"] - batching[0]["messages"]) / batches, 2) if batches else None}
     if args.samples_out:
         write_samples(Path(args.samples_out) / f"{store}-{concurrency}-{kind}.csv", drive.samples, started)
     if not args.no_verify:

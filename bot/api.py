@@ -85,6 +85,7 @@ async def get_status(request: web.Request) -> web.Response:
         "tracker_store": _describe(processor.tracker_store),
         "lock_store": _describe(processor.lock_store),
         "action_endpoint": processor.action_client.endpoint.url if processor.action_client else None,
+        "nlu_batching": processor.nlu_batcher.stats() if processor.nlu_batcher else None,
     })
 
 

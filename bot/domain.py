@@ -87,14 +87,22 @@ class Domain:
 
     @property
     def action_names(self) -> list[str]:
-        """Every action a policy may predict: built-ins, responses, custom actions, forms (stable order)."""
-        names: list[str] = list(DEFAULT_ACTION_NAMES)
-        seen = set(names)
-        for name in [*self.actions, *self.forms, *sorted(self.responses)]:
-            if name not in seen:
-                names.append(name)
-                seen.add(name)
-        return names
+        """Every action a policy may predict: built-ins, responses, custom actions, forms (stable order).
+
+        Policies ask for this several times per prediction: the list is built once and rebuilt only when
+        the actions, forms or responses it comes from change (a new list is returned each time).
+        """
+        source = (tuple(self.actions), tuple(self.forms), tuple(self.responses))
+        cached = self.__dict__.get("_action_names")
+        if cached is None or cached[0] != source:
+            names: list[str] = list(DEFAULT_ACTION_NAMES)
+            seen = set(names)
+            for name in [*self.actions, *self.forms, *sorted(self.responses)]:
+                if name not in seen:
+                    names.append(name)
+                    seen.add(name)
+            cached = self.__dict__["_action_names"] = (source, names)
+        return list(cached[1])
 
     @property
     def user_actions(self) -> list[str]:

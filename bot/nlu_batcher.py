@@ -3,7 +3,8 @@
 A transformer costs almost the same for 8 short messages as for one, so under load the server
 collects what arrives within ``max_wait_ms`` (at most ``max_batch_size`` messages), parses them with
 one ``parse_batch`` call in a dedicated worker thread, and hands every waiting turn its own result.
-While a batch runs, the next one fills up, so batches grow with the load by themselves. The event
+While a batch runs, the next one fills up and waits in line behind it (two batches in flight), so
+batches grow with the load by themselves and the worker never idles while messages wait. The event
 loop never runs the network: it only queues texts and awaits futures.
 
 Configured by ``endpoints.yml``::
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH_SIZE = 16
 DEFAULT_MAX_WAIT_MS = 2.0
+BATCHES_IN_FLIGHT = 2  # one parsing, one queued behind it
 
 
 class BatchingConfigError(KefuError):
@@ -110,6 +112,7 @@ class NLUBatcher:
         self._closed = False
         self._waiting: set[asyncio.Future[dict[str, Any]]] = set()  # every caller not yet answered
         self._prepared: weakref.WeakSet[Any] = weakref.WeakSet()  # interpreters already set to our threads
+        self._in_flight: set[asyncio.Task[None]] = set()  # batches handed to the worker thread
         self.batches = 0  # counters for /status and benchmarks
         self.messages = 0
 
@@ -148,6 +151,12 @@ class NLUBatcher:
     def mean_batch_size(self) -> float:
         return self.messages / self.batches if self.batches else 0.0
 
+    def stats(self) -> dict[str, Any]:
+        """Settings and counters since start (``GET /status`` shows them)."""
+        return {"max_batch_size": self.settings.max_batch_size, "max_wait_ms": self.settings.max_wait_ms,
+                "num_threads": self.settings.threads, "batches": self.batches, "messages": self.messages,
+                "mean_batch_size": round(self.mean_batch_size, 2)}
+
     async def close(self) -> None:
         """Stop the worker; callers still waiting get a ``RuntimeError``."""
         self._closed = True
@@ -157,6 +166,9 @@ class NLUBatcher:
                 await self._worker
             except asyncio.CancelledError:
                 pass
+        for task in list(self._in_flight):
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
         for future in list(self._waiting):  # queued, or taken into a batch that never ran
             if not future.done():
                 future.set_exception(RuntimeError("the server shut down before this message was parsed"))
@@ -184,32 +196,47 @@ class NLUBatcher:
         return batch
 
     async def _run(self) -> None:
+        # Two batches in flight: while the worker thread parses one, the next is already queued behind it,
+        # so the thread goes straight on instead of idling until the busy event loop hands it more.
+        slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
         loop = asyncio.get_running_loop()
         while True:
-            batch = await self._collect()
-            # a model swap (PUT /model) may put two interpreters in one batch: one call per interpreter
-            groups: dict[int, list[_Request]] = {}
-            for request in batch:
-                groups.setdefault(id(request.interpreter), []).append(request)
-            for requests in groups.values():
-                live = [r for r in requests if not r.future.done()]  # a caller may have gone away
-                if not live:
-                    continue
-                try:
-                    results = await loop.run_in_executor(self._executor, self._parse_all, live[0].interpreter,
-                                                         [r.text for r in live])
-                except Exception as exc:  # the model failed: every caller of this batch hears why
-                    logger.exception("NLU failed on a batch of %d message(s)", len(live))
-                    for request in live:
-                        if not request.future.done():
-                            request.future.set_exception(exc)
-                    continue
-                self.batches += 1
-                self.messages += len(live)
-                for request, result in zip(live, results, strict=True):
-                    if not request.future.done():
-                        request.future.set_result(result)
+            await slots.acquire()
+            try:
+                batch = await self._collect()
+            except BaseException:
+                slots.release()
+                raise
+            task = loop.create_task(self._execute(batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            task.add_done_callback(lambda _task: slots.release())
 
+    async def _execute(self, batch: list[_Request]) -> None:
+        """Parse one batch in the worker thread and answer each of its callers."""
+        loop = asyncio.get_running_loop()
+        # a model swap (PUT /model) may put two interpreters in one batch: one call per interpreter
+        groups: dict[int, list[_Request]] = {}
+        for request in batch:
+            groups.setdefault(id(request.interpreter), []).append(request)
+        for requests in groups.values():
+            live = [r for r in requests if not r.future.done()]  # a caller may have gone away
+            if not live:
+                continue
+            try:
+                results = await loop.run_in_executor(self._executor, self._parse_all, live[0].interpreter,
+                                                     [r.text for r in live])
+            except Exception as exc:  # the model failed: every caller of this batch hears why
+                logger.exception("NLU failed on a batch of %d message(s)", len(live))
+                for request in live:
+                    if not request.future.done():
+                        request.future.set_exception(exc)
+                continue
+            self.batches += 1
+            self.messages += len(live)
+            for request, result in zip(live, results, strict=True):
+                if not request.future.done():
+                    request.future.set_result(result)
 
     def _parse_all(self, interpreter: Any, texts: list[str]) -> list[dict[str, Any]]:
         """In the worker thread: ``parse_batch`` when the interpreter has one, else one ``parse`` per text."""

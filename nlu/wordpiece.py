@@ -55,10 +55,13 @@ class WordpieceTokenizer:
 
     def encode(self, texts: list[str]) -> Batch:
         """Tokenize ``texts`` into one padded :class:`Batch`."""
-        encodings = self.encodings(texts)
+        return self.pad(self.encodings(texts))
+
+    def pad(self, encodings: list) -> Batch:
+        """One padded :class:`Batch` from :meth:`encodings` (padded to the longest of them)."""
         width = max(len(e.ids) for e in encodings)
-        ids = torch.full((len(texts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(texts), width), dtype=torch.long)
+        ids = torch.full((len(encodings), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(encodings), width), dtype=torch.long)
         offsets: list[list[tuple[int, int]]] = []
         special: list[list[bool]] = []
         word_ids: list[list[int | None]] = []

@@ -176,6 +176,7 @@ class RulePolicy(Policy):
         self.rule_names: dict[str, list[str]] = {}
         self.contradictions: list[Contradiction] = []
         self._parsed: dict[str, list[State]] = {}
+        self._by_last_action: dict[int, tuple[dict[str, str], int, dict[str | None, list[str]]]] = {}
 
     # -- learning ----------------------------------------------------------------------------------
     def learn(self: SelfRule, trackers: Sequence[TrainingTracker], domain: Domain) -> SelfRule:
@@ -258,6 +259,7 @@ class RulePolicy(Policy):
             elif not is_prev_action_listen(states[-1]) and action != loop:
                 self.unhappy_rules[key] = DO_NOT_PREDICT_LOOP_ACTION
         self._parsed = {}
+        self._by_last_action = {}
 
     # -- contradictions ----------------------------------------------------------------------------
     def find_contradictions(self, trackers: Sequence[TrainingTracker], domain: Domain) -> list[Contradiction]:
@@ -415,8 +417,30 @@ class RulePolicy(Policy):
             return False
         return _does_rule_match_state(rule_state, conversation_state)
 
+    def _keys_by_last_action(self, lookup: dict[str, str]) -> dict[str | None, list[str]]:
+        """``lookup``'s keys grouped by the action their last state follows (``None``: the last state
+        has no previous action, or one that does not pin the name: those are always checked)."""
+        cached = self._by_last_action.get(id(lookup))
+        if cached is not None and cached[0] is lookup and cached[1] == len(lookup):
+            return cached[2]
+        groups: dict[str | None, list[str]] = defaultdict(list)
+        for key in lookup:
+            states = self._rule_states(key)
+            name = prev_action_name(states[-1]) if states else None
+            groups[name if isinstance(name, str) and name and name != SHOULD_NOT_BE_SET else None].append(key)
+        index = dict(groups)
+        self._by_last_action[id(lookup)] = (lookup, len(lookup), index)
+        return index
+
     def _get_possible_keys(self, lookup: dict[str, str], states: Sequence[State]) -> set[str]:
-        possible = set(lookup)
+        if not states:
+            return set(lookup)
+        # a rule whose last state follows action X can only apply right after X: look at those alone
+        groups = self._keys_by_last_action(lookup)
+        name = prev_action_name(states[-1])
+        possible = set(groups.get(None, ()))
+        if isinstance(name, str) and name:
+            possible.update(groups.get(name, ()))
         for index, state in enumerate(reversed(states)):
             possible = {key for key in possible if self._is_rule_applicable(key, index, state)}
             if not possible:
@@ -472,6 +496,7 @@ class RulePolicy(Policy):
         self.unhappy_rules = data.get("rules_for_loop_unhappy_path", {})
         self.rule_names = data.get("rule_names", {})
         self._parsed = {}
+        self._by_last_action = {}
 
 
 # ---------------------------------------------------------------------------------------------

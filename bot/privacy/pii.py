@@ -104,8 +104,14 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], Any], ...] = (
 )
 
 
+# every detector needs an "@" or a digit: text with neither (most chat lines) skips them all
+_MAYBE_PII_RE = re.compile(r"[@\d]")
+
+
 def find_pii(text: str, kinds: Iterable[str] = PII_KINDS) -> list[PiiMatch]:
     """Non-overlapping PII spans in ``text``, in order (earlier detectors win overlaps)."""
+    if not _MAYBE_PII_RE.search(text):
+        return []
     wanted = set(kinds)
     found: list[PiiMatch] = []
     for kind, pattern, check in _DETECTORS:

@@ -153,7 +153,7 @@ async def test_the_server_batches_concurrent_webhook_messages(aiohttp_client: An
     base = shop_agent()
     agent = Agent(domain=base.domain, policy=base.policy, interpreter=recorder, nlg=base.nlg)
     endpoints = Endpoints(other={"nlu_batching": {"max_batch_size": 16, "max_wait_ms": 20}})
-    client = await aiohttp_client(create_app(Settings(agent=agent, endpoints=endpoints)))
+    client = await aiohttp_client(create_app(Settings(agent=agent, endpoints=endpoints, enable_api=True)))
     responses = await asyncio.gather(*(
         client.post("/webhooks/rest/webhook", json={"sender": f"shopper-{i}", "message": text})
         for i, text in enumerate(TEXTS)
@@ -163,6 +163,9 @@ async def test_the_server_batches_concurrent_webhook_messages(aiohttp_client: An
     greeted = [b for b, text in zip(bodies, TEXTS, strict=True) if text in ("hi", "hello there", "hey", "hiya")]
     assert all(b and b[0]["recipient_id"].startswith("shopper-") and b[0].get("text") for b in greeted)
     assert sum(recorder.calls) == len(TEXTS) and len(recorder.calls) < len(TEXTS)
+    batching = (await (await client.get("/status")).json())["nlu_batching"]
+    assert batching["messages"] == len(TEXTS) and batching["batches"] == len(recorder.calls)
+    assert batching["mean_batch_size"] == round(len(TEXTS) / len(recorder.calls), 2) > 1
 
 
 def test_serving_threads_default_to_every_core_but_one_and_the_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

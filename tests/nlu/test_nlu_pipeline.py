@@ -191,3 +191,14 @@ def test_serving_threads_are_set_where_the_model_runs_not_baked_in_at_training(t
 def test_a_configured_thread_count_is_saved(tmp_path: Path) -> None:
     component = NLUPipeline.from_config(tiny_config(num_threads=3)).classifier
     assert component is not None and component.params()["num_threads"] == 3 and component.num_threads == 3
+
+
+def test_length_chunks_keep_short_messages_apart_from_long_ones() -> None:
+    from nlu.transformer_classifier import length_chunks
+
+    assert length_chunks([], 8) == []
+    assert length_chunks([4, 4, 4, 20], 64) == [(0, 3), (3, 4)]  # three short rows are not padded to 20
+    assert length_chunks([6] * 6, 64) == [(0, 6)]  # equal lengths: one call
+    chunks = length_chunks([5] * 10, 4)
+    assert all(end - begin <= 4 for begin, end in chunks)
+    assert [i for begin, end in chunks for i in range(begin, end)] == list(range(10))

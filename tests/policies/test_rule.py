@@ -213,3 +213,30 @@ def test_save_and_load_round_trip(rules, shop_domain, shop_trackers, tmp_path):
         from policies.memoization import MemoizationPolicy
 
         MemoizationPolicy.load(tmp_path / "rule")
+
+
+def _possible_keys_by_brute_force(policy: RulePolicy, lookup: dict[str, str], states) -> set[str]:
+    """Every key checked against every state (what the index must agree with)."""
+    possible = set(lookup)
+    for index, state in enumerate(reversed(states)):
+        possible = {key for key in possible if policy._is_rule_applicable(key, index, state)}
+    return possible
+
+
+def test_the_last_action_index_finds_exactly_the_keys_a_full_scan_finds(rules, shop_domain, shop_trackers):
+    """Rules are looked up through an index on the action their last state follows; at every step of
+    every training conversation (rules, stories, loop unhappy paths) it must agree with a full scan."""
+    from policies.state import tracker_states
+
+    checked = matched = 0
+    for tracker in shop_trackers:
+        for end in range(1, len(tracker.events) + 1):
+            states = tracker_states(tracker.events[:end], shop_domain)
+            for lookup in (rules.rules, rules.unhappy_rules):
+                found = rules._get_possible_keys(lookup, states)
+                assert found == _possible_keys_by_brute_force(rules, lookup, states)
+                checked += 1
+                matched += bool(found)
+    assert checked > 150 and matched > 20  # the comparison ran over real hits, not only empty sets
+    grouped = rules._keys_by_last_action(rules.rules)
+    assert sum(map(len, grouped.values())) == len(rules.rules) and len(grouped) > 2
