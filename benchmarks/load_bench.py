@@ -808,10 +808,12 @@ async def batching_stats(ctx: Context, base: str) -> dict[str, Any] | None:
         return None
 
 
-async def run_phase(ctx: Context, base: str, bot: Service, store: str, concurrency: int, kind: str) -> dict[str, Any]:
+async def run_phase(ctx: Context, base: str, bot: Service, store: str, concurrency: int, kind: str,
+                    extra_rate: float | None = None) -> dict[str, Any]:
+    """One phase: ``saturation`` (closed loop), ``paced`` (the goal rate offered) or ``extra`` (``extra_rate``)."""
     args = ctx.args
-    rate = GOAL_RATE[store] if kind == "paced" else None
-    prefix = f"lb{ctx.run_id}-{store[:3]}-{concurrency}-{kind[0]}"
+    rate = GOAL_RATE[store] if kind == "paced" else extra_rate if kind == "extra" else None
+    prefix = f"lb{ctx.run_id}-{store[:3]}-{concurrency}-{kind[0]}" + (f"{rate:.0f}" if kind == "extra" else "")
     started = time.perf_counter()
     warm_end = started + args.warmup
     end = warm_end + args.duration
@@ -876,7 +878,7 @@ async def run_phase(ctx: Context, base: str, bot: Service, store: str, concurren
             "num_threads": batching[1]["num_threads"], "batches": batches,
             "mean_batch_size": round((batching[1]["messages"] - batching[0]["messages"]) / batches, 2) if batches else None}
     if args.samples_out:
-        write_samples(Path(args.samples_out) / f"{store}-{concurrency}-{kind}.csv", drive.samples, started)
+        write_samples(Path(args.samples_out) / f"{prefix.split('-', 1)[1]}.csv", drive.samples, started)
     if not args.no_verify:
         result["events"] = await verify_trackers(ctx.session, base, ctx.token, drive.samples)
     result["bot_rss_mb"] = _r(rss_mb(bot.pid), 1)
@@ -909,6 +911,8 @@ async def part_load(ctx: Context, redis_url: str | None) -> dict[str, Any]:
                     phases.append(await run_phase(ctx, base, bot, store, concurrency, kind))
                     if profile is not None and "summary" not in profile:
                         profile["summary"] = finish_profile(profile)
+                for rate in ctx.args.extra_rates:
+                    phases.append(await run_phase(ctx, base, bot, store, concurrency, "extra", rate))
         finally:
             rss = rss_mb(bot.pid)
             code = bot.stop()
@@ -1303,6 +1307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of each phase not counted")
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds of each phase")
     parser.add_argument("--no-paced", action="store_true", help="closed-loop phases only")
+    parser.add_argument("--extra-rates", type=float, nargs="*", default=[],
+                        help="also offer these rates (msg/s) after each store's goal-rate phase: what the machine "
+                             "sustains, with its p99")
     parser.add_argument("--no-verify", action="store_true", help="skip reading the trackers back (lost events)")
     parser.add_argument("--samples-out", default=None,
                         help="folder for one CSV per phase with every request's send time, latency and status")
