@@ -240,6 +240,7 @@ class KefuMLPolicy(Policy):
                 self.featurizer.observation_space,
                 spaces.Discrete(len(self.featurizer.action_names)),
                 _constant_schedule(self.learning_rate),
+                optimizer_class=_UnusedOptimizer,
                 **self.make_sb3_policy_kwargs(),
             )
         self.network.set_training_mode(False)
@@ -435,6 +436,27 @@ class KefuMLPolicy(Policy):
         self._build_network()
         self.network.load_state_dict(th.load(path / WEIGHTS_FILE, weights_only=True))
         self.network.set_training_mode(False)
+
+
+class _UnusedOptimizer:
+    """Stands in for the optimizer an SB3 policy builds for itself, which Kefu never steps (behaviour cloning
+    runs its own Adam; RL trains SB3's own models and copies weights). A real torch optimizer imports
+    ``torch._dynamo`` on creation: ~3 s of the bot's cold start on a 2-core machine."""
+
+    def __init__(self, params: Any, lr: float = 0.0, **kwargs: Any) -> None:
+        self.param_groups: list[dict[str, Any]] = []
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Nothing to reset."""
+
+    def step(self, closure: Any = None) -> None:
+        raise PolicyError("KefuMLPolicy's network is trained with learn(...), not through its SB3 optimizer")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Nothing to restore."""
 
 
 def _after_snippet(states: Sequence[State]) -> list[State]:
