@@ -911,7 +911,7 @@ async def part_load(ctx: Context, redis_url: str | None) -> dict[str, Any]:
                     phases.append(await run_phase(ctx, base, bot, store, concurrency, kind))
                     if profile is not None and "summary" not in profile:
                         profile["summary"] = finish_profile(profile)
-                for rate in ctx.args.extra_rates:
+                for rate in ctx.args.extra_rates if concurrency == ctx.args.concurrency[0] else ():
                     phases.append(await run_phase(ctx, base, bot, store, concurrency, "extra", rate))
         finally:
             rss = rss_mb(bot.pid)
@@ -1308,8 +1308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds of each phase")
     parser.add_argument("--no-paced", action="store_true", help="closed-loop phases only")
     parser.add_argument("--extra-rates", type=float, nargs="*", default=[],
-                        help="also offer these rates (msg/s) after each store's goal-rate phase: what the machine "
-                             "sustains, with its p99")
+                        help="also offer these rates (msg/s) after each store's goal-rate phase (first concurrency "
+                             "only): what the machine sustains, with its p99")
     parser.add_argument("--no-verify", action="store_true", help="skip reading the trackers back (lost events)")
     parser.add_argument("--samples-out", default=None,
                         help="folder for one CSV per phase with every request's send time, latency and status")
