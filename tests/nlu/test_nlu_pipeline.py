@@ -202,3 +202,17 @@ def test_length_chunks_keep_short_messages_apart_from_long_ones() -> None:
     chunks = length_chunks([5] * 10, 4)
     assert all(end - begin <= 4 for begin, end in chunks)
     assert [i for begin, end in chunks for i in range(begin, end)] == list(range(10))
+
+
+def test_an_onnx_served_model_reads_its_pytorch_weights_only_when_asked(tmp_path: Path) -> None:
+    data = load_nlu_data(TINY_NLU)
+    with no_network():
+        pipeline = NLUPipeline.from_config(tiny_config(export="onnx")).train(data, seed=SEED, progress=False)
+        folder = pipeline.save(tmp_path / "nlu-model")
+    loaded = NLUPipeline.load(folder)
+    assert loaded.classifier is not None and loaded.classifier.runtime.name == "onnx"
+    answer = loaded.parse("where is my order A12345")
+    assert loaded.classifier._model is None  # served without reading the PyTorch weights
+    assert loaded.classifier.model is not None  # read on demand
+    torch_served = NLUPipeline.load(folder, backend="torch")
+    assert torch_served.parse("where is my order A12345")["intent"]["name"] == answer["intent"]["name"]
