@@ -152,24 +152,32 @@ def proc_threads(pid: int) -> int | None:
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process (all its threads) from ``/proc/PID/stat``."""
+def _stat_fields(path: Path) -> list[str] | None:
+    """The fields of a ``/proc/.../stat`` file after the command name (None when it is gone)."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        raw = path.read_text()
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _cpu_of_stat(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (all its threads) from ``/proc/PID/stat``."""
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return None if fields is None else _cpu_of_stat(fields)
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
     """CPU seconds per thread of a process: ``main`` (the event loop) and the others by thread id."""
     found: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError, ValueError):
-            raw = (task / "stat").read_text()
-            fields = raw[raw.rindex(")") + 2 :].split()
-            found["main" if task.name == str(pid) else f"tid {task.name}"] = (int(fields[11]) + int(fields[12])) / _TICKS
+        fields = _stat_fields(task / "stat")
+        if fields is not None:
+            found["main" if task.name == str(pid) else f"tid {task.name}"] = _cpu_of_stat(fields)
     return found
 
 
@@ -186,11 +194,9 @@ def descendants(pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        children.setdefault(int(raw[raw.rindex(")") + 2 :].split()[1]), []).append(int(entry.name))
+        fields = _stat_fields(entry / "stat")
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))  # fields[1]: the parent's pid
     found, todo = [], [pid]
     while todo:
         current = todo.pop()

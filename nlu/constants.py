@@ -42,13 +42,10 @@ def default_num_threads() -> int:
     On an overloaded CPU, threads of one parallel region wait for each other at every barrier and
     small matrix products get several times slower than on a single thread.
     """
-    env = os.environ.get("KEFU_NUM_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
+    override = _threads_from_env()
+    if override:
+        return override
+    cores = _usable_cores()
     try:
         busy = os.getloadavg()[0]
     except (AttributeError, OSError):  # pragma: no cover - not Unix
@@ -65,11 +62,18 @@ def serving_num_threads() -> int:
     Measured on a 2-core VM under load (``benchmarks/load_bench.py``): with 2 threads the network's second
     thread took ~1.1 ms of CPU per message away from the event loop for little gain in batch time.
     """
+    return _threads_from_env() or max(1, min(_usable_cores() - 1, 4))
+
+
+def _threads_from_env() -> int | None:
+    """``KEFU_NUM_THREADS`` when it holds a positive integer."""
     env = os.environ.get("KEFU_NUM_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
+    return int(env) if env and env.isdigit() and int(env) > 0 else None
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores - 1, 4))
+        return os.cpu_count() or 1

@@ -48,6 +48,7 @@ from nlu.runtime import (
     Runtime,
     TorchRuntime,
     export_onnx,
+    set_threads,
 )
 from nlu.sentiment_data import load_corpus, load_tweeteval, normalise_label
 from nlu.splits import stratified_split
@@ -88,6 +89,11 @@ def length_chunks(lengths: list[int], max_size: int, call_cost: float = CALL_COS
         chunks.append((cut[end], end))
         end = cut[end]
     return chunks[::-1]
+
+
+def _onnx_file(folder: Path, backend: str) -> Path:
+    """Where an ONNX back-end's network lives in a model folder."""
+    return folder / (ONNX_INT8_FILE if backend == "onnx-int8" else ONNX_FILE)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -485,7 +491,7 @@ class KefuTransformerClassifier(Component):
         if backend in ("onnx", "onnx-int8"):
             if folder is None:
                 raise ValueError("the ONNX back-end needs a saved model folder")
-            path = folder / (ONNX_INT8_FILE if backend == "onnx-int8" else ONNX_FILE)
+            path = _onnx_file(folder, backend)
             if not path.is_file():
                 assert self.model is not None
                 export_onnx(self.model, folder, quantize=backend == "onnx-int8")
@@ -507,7 +513,7 @@ class KefuTransformerClassifier(Component):
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
             raise ValueError(f"num_threads must be an integer >= 1, got {num_threads!r}")
         self.num_threads = num_threads
-        torch.set_num_threads(num_threads)  # small tensor work around the network runs in torch either way
+        set_threads(num_threads)  # small tensor work around the network runs in torch either way
         if self.runtime is not None:
             self.runtime.set_num_threads(num_threads)
 
@@ -657,8 +663,7 @@ class KefuTransformerClassifier(Component):
             return model.eval()
 
         backend = component.backend_name()
-        onnx_file = folder / (ONNX_INT8_FILE if backend == "onnx-int8" else ONNX_FILE)
-        if backend in ("onnx", "onnx-int8") and onnx_file.is_file():
+        if backend in ("onnx", "onnx-int8") and _onnx_file(folder, backend).is_file():
             if not (folder / WEIGHTS_FILE).is_file():
                 raise FileNotFoundError(f"{folder / WEIGHTS_FILE} is missing (the model folder is incomplete)")
             component._load_model = read_network
