@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from bot.parse_result import EntityPrediction
 from bot.training_data import EntitySpan
@@ -63,14 +63,14 @@ def encode_tags(
     tag_index: dict[str, int],
     role_index: dict[str, int],
     group_index: dict[str, int],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entity, role and group label rows (length ``width``) for one example.
 
     Entities whose name is not in ``tag_index`` are treated as outside (``O``).
     """
-    tags = torch.full((width,), IGNORE, dtype=torch.long)
-    roles = torch.full((width,), IGNORE, dtype=torch.long)
-    groups = torch.full((width,), IGNORE, dtype=torch.long)
+    tags = np.full((width,), IGNORE, dtype=np.int64)
+    roles = np.full((width,), IGNORE, dtype=np.int64)
+    groups = np.full((width,), IGNORE, dtype=np.int64)
     usable = [s for s in spans if f"B-{s.entity}" in tag_index]
     for word in words_of(offsets, word_ids):
         span = next((s for s in usable if word.start < s.end and word.end > s.start), None)
@@ -88,9 +88,9 @@ def decode_entities(
     text: str,
     offsets: Sequence[tuple[int, int]],
     word_ids: Sequence[int | None],
-    tag_probs: torch.Tensor,
-    role_probs: torch.Tensor,
-    group_probs: torch.Tensor,
+    tag_probs: np.ndarray,
+    role_probs: np.ndarray,
+    group_probs: np.ndarray,
     tag_names: Sequence[str],
     role_names: Sequence[str],
     group_names: Sequence[str],
@@ -144,7 +144,7 @@ def _adjacent(text: str, previous: Word, word: Word) -> bool:
     return len(gap) <= 1 or not gap.strip()
 
 
-def _attach(item: EntityPrediction, key: str, probs: torch.Tensor, names: Sequence[str]) -> None:
+def _attach(item: EntityPrediction, key: str, probs: np.ndarray, names: Sequence[str]) -> None:
     if len(names) <= 1:
         return
     best = int(probs.argmax())

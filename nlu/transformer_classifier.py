@@ -18,14 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from bot.training_data import NLUData, NLUExample
 from nlu.augmentation import noisy_copies
-from nlu.bert import BertConfig, BertEncoder
 from nlu.component import Component, Message
 from nlu.constants import (
     MAX_RANKING,
@@ -37,7 +35,7 @@ from nlu.constants import (
     default_num_threads,
 )
 from nlu.fallback_classifier import OOD_FLAG
-from nlu.joint_model import JointModel, build_model
+from nlu.labels import LabelSpace
 from nlu.ood import DEFAULT_DETECTOR, DETECTORS, OutOfScopeDetector
 from nlu.pretrained import pretrained_folder
 from nlu.runtime import (
@@ -46,15 +44,16 @@ from nlu.runtime import (
     JointArrays,
     OnnxRuntime,
     Runtime,
-    TorchRuntime,
-    export_onnx,
     set_threads,
 )
 from nlu.sentiment_data import load_corpus, load_tweeteval, normalise_label
 from nlu.splits import stratified_split
 from nlu.tagging import OUTSIDE, decode_entities, entity_tag_names
-from nlu.trainer import JointTrainer, LabelSpace, TrainConfig, TrainingReport, build_rows
 from nlu.wordpiece import WordpieceTokenizer
+
+if TYPE_CHECKING:  # PyTorch is imported where training, export or a PyTorch back-end needs it, not to serve ONNX
+    from nlu.joint_model import JointModel
+    from nlu.trainer import TrainConfig, TrainingReport
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +261,8 @@ class KefuTransformerClassifier(Component):
         return params
 
     def train_config(self) -> TrainConfig:
+        from nlu.trainer import TrainConfig
+
         return TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -313,6 +314,12 @@ class KefuTransformerClassifier(Component):
         validation_data: NLUData | None = None,
     ) -> KefuTransformerClassifier:
         """Fine-tune on ``data``; hold out ``validation_fraction`` (or use ``validation_data``) for early stopping."""
+        import torch
+
+        from nlu.bert import BertEncoder
+        from nlu.joint_model import build_model
+        from nlu.trainer import JointTrainer, build_rows
+
         torch.manual_seed(seed)
         torch.set_num_threads(self.num_threads)
         examples = [e for e in data.examples if e.text.strip()]
@@ -380,6 +387,8 @@ class KefuTransformerClassifier(Component):
         spans: list = [e.entities for e in examples] + [None] * len(sentiment)
         if not texts:
             return []
+        from nlu.trainer import build_rows
+
         return build_rows(self.tokenizer, self.labels, texts, intents, sentiments, spans)
 
     def _index_intents(self) -> None:
@@ -405,6 +414,8 @@ class KefuTransformerClassifier(Component):
     # ----------------------------------------------------------------- out of scope
     def embed(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Pooled sentence embeddings and intent logits of ``texts`` (fp32 network, batched)."""
+        from nlu.torch_runtime import TorchRuntime
+
         assert self.model is not None and self.tokenizer is not None
         runtime = TorchRuntime(self.model, None, self.num_threads)
         pooled: list[np.ndarray] = []
@@ -493,9 +504,13 @@ class KefuTransformerClassifier(Component):
                 raise ValueError("the ONNX back-end needs a saved model folder")
             path = _onnx_file(folder, backend)
             if not path.is_file():
+                from nlu.torch_runtime import export_onnx
+
                 assert self.model is not None
                 export_onnx(self.model, folder, quantize=backend == "onnx-int8")
             return OnnxRuntime(path, self.num_threads)
+        from nlu.torch_runtime import TorchRuntime
+
         assert self.model is not None
         return TorchRuntime(self.model, "int8" if backend == "int8" else None, self.num_threads)
 
@@ -513,7 +528,7 @@ class KefuTransformerClassifier(Component):
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
             raise ValueError(f"num_threads must be an integer >= 1, got {num_threads!r}")
         self.num_threads = num_threads
-        set_threads(num_threads)  # small tensor work around the network runs in torch either way
+        set_threads(num_threads)  # torch's own setting, where this process has imported it
         if self.runtime is not None:
             self.runtime.set_num_threads(num_threads)
 
@@ -551,9 +566,9 @@ class KefuTransformerClassifier(Component):
             sentiment_probs = _softmax(out.sentiment_logits)
             has_entities = self.labels is not None and len(self.labels.entity_tags) > 1
             if has_entities:
-                tag_p = torch.from_numpy(_softmax(out.entity_logits))
-                role_p = torch.from_numpy(_softmax(out.role_logits))
-                group_p = torch.from_numpy(_softmax(out.group_logits))
+                tag_p = _softmax(out.entity_logits)
+                role_p = _softmax(out.role_logits)
+                group_p = _softmax(out.group_logits)
             for i, message in enumerate(chunk):
                 self._fill_intent(message, intent_probs[i])
                 message["sentiment"] = self._sentiment(sentiment_probs[i])
@@ -642,6 +657,8 @@ class KefuTransformerClassifier(Component):
         (folder / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
         self.tokenizer.save(folder)
         if self.export == "onnx":
+            from nlu.torch_runtime import export_onnx
+
             started = time.perf_counter()
             export_onnx(self.model, folder, quantize=self.quantize == "int8")
             logger.info("%s: exported ONNX model in %.1fs", self.name, time.perf_counter() - started)
@@ -649,16 +666,19 @@ class KefuTransformerClassifier(Component):
 
     @classmethod
     def load(cls, folder: Path, params: dict[str, Any]) -> KefuTransformerClassifier:
-        from safetensors.torch import load_file
-
         component = cls(**params)
-        torch.set_num_threads(component.num_threads)
+        set_threads(component.num_threads)
         component.labels = LabelSpace.from_dict(json.loads((folder / LABELS_FILE).read_text(encoding="utf-8")))
-        config = BertConfig(**json.loads((folder / ENCODER_CONFIG_FILE).read_text(encoding="utf-8")))
+        config = json.loads((folder / ENCODER_CONFIG_FILE).read_text(encoding="utf-8"))
         sizes = component.labels.sizes()
 
         def read_network() -> JointModel:
-            model = build_model(config, sizes, component.dropout)
+            from safetensors.torch import load_file
+
+            from nlu.bert import BertConfig
+            from nlu.joint_model import build_model
+
+            model = build_model(BertConfig(**config), sizes, component.dropout)
             model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
             return model.eval()
 

@@ -1,6 +1,7 @@
 """Fast WordPiece tokenization for the transformer (``tokenizers`` only, no ``transformers``).
 
-Gives the id tensors the encoder needs plus each wordpiece's character span, so entity tags on
+Gives the id arrays the encoder needs (int64 numpy: ONNX Runtime takes them as they are, PyTorch through
+``torch.from_numpy`` without a copy) plus each wordpiece's character span, so entity tags on
 wordpieces map back to character offsets in the user's text.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+import numpy as np
 from tokenizers import Tokenizer
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -24,8 +25,8 @@ class Batch:
     BERT's pre-tokenizer splits on spaces and punctuation) that wordpiece ``j`` belongs to.
     """
 
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
     offsets: list[list[tuple[int, int]]]
     special: list[list[bool]]
     word_ids: list[list[int | None]]
@@ -60,14 +61,14 @@ class WordpieceTokenizer:
     def pad(self, encodings: list) -> Batch:
         """One padded :class:`Batch` from :meth:`encodings` (padded to the longest of them)."""
         width = max(len(e.ids) for e in encodings)
-        ids = torch.full((len(encodings), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(encodings), width), dtype=torch.long)
+        ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
         offsets: list[list[tuple[int, int]]] = []
         special: list[list[bool]] = []
         word_ids: list[list[int | None]] = []
         for row, enc in enumerate(encodings):
             n = len(enc.ids)
-            ids[row, :n] = torch.tensor(enc.ids, dtype=torch.long)
+            ids[row, :n] = enc.ids
             mask[row, :n] = 1
             offsets.append(list(enc.offsets))
             special.append([bool(s) for s in enc.special_tokens_mask])

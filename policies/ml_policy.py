@@ -9,20 +9,23 @@ calls :meth:`copy_weights_to` and fine-tunes; :meth:`copy_weights_from` brings t
 Action ``i`` is ``policy.action_names[i]`` (= ``domain.action_names[i]`` at training time).
 
 Rasa's ``TEDPolicy`` maps to this class (its ``max_history`` and ``epochs`` are honoured).
+
+Serving does not import PyTorch: :meth:`save` also writes the actor as numpy arrays
+(:mod:`policies.numpy_actor`), :meth:`load` predicts with those and builds the torch network only when
+something asks for :attr:`KefuMLPolicy.network` (training, RL, export).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import torch as th
-from torch import nn
 
 from bot.domain import Domain
 from bot.events import EventDict
@@ -33,15 +36,26 @@ from policies.constants import (
     WEIGHTS_FILE,
 )
 from policies.featurizer import TrackerFeaturizer
+from policies.numpy_actor import ACTOR_FILE, NumpyActor
 from policies.policy import Policy, PolicyError, Prediction, TrackerLike, tracker_events
 from policies.state import State, prev_action_name, states_and_actions
 from policies.story_graph import TrainingTracker
+
+if TYPE_CHECKING:
+    import torch as th
+    from torch import nn
 
 logger = logging.getLogger(__name__)
 
 SelfML = TypeVar("SelfML", bound="KefuMLPolicy")
 FEATURIZER_FILE = "featurizer.json"
-ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+ACTIVATION_NAMES = ("tanh", "relu")
+
+
+def _activation_class(name: str) -> type[nn.Module]:
+    from torch import nn
+
+    return {"tanh": nn.Tanh, "relu": nn.ReLU}[name]
 
 
 def _sb3_policy_class() -> type:
@@ -53,6 +67,8 @@ def _sb3_policy_class() -> type:
 @contextmanager
 def _torch_threads(count: int) -> Iterator[None]:
     """Run with ``count`` intra-op threads: tiny MLPs are fastest (and stable under load) on one."""
+    import torch as th
+
     previous = th.get_num_threads()
     if count > 0 and count != previous:
         th.set_num_threads(count)
@@ -113,8 +129,8 @@ class KefuMLPolicy(Policy):
         pretrained: str | None = None,
     ) -> None:
         super().__init__(priority)
-        if activation_fn not in ACTIVATIONS:
-            raise PolicyError(f"activation_fn must be one of {sorted(ACTIVATIONS)}, got {activation_fn!r}")
+        if activation_fn not in ACTIVATION_NAMES:
+            raise PolicyError(f"activation_fn must be one of {sorted(ACTIVATION_NAMES)}, got {activation_fn!r}")
         self.max_history = int(max_history)
         self.hidden_sizes = [int(h) for h in hidden_sizes]
         self.activation_fn = activation_fn
@@ -129,8 +145,32 @@ class KefuMLPolicy(Policy):
         self.verbose = verbose
         self.pretrained = str(pretrained) if pretrained else None
         self.featurizer: TrackerFeaturizer | None = None
-        self.network: Any = None  # MaskableActorCriticPolicy once built
+        self._network: Any = None  # MaskableActorCriticPolicy once built
+        self._weights_file: Path | None = None  # saved torch weights not read yet (see `network`)
+        self._actor: NumpyActor | None = None  # the loaded actor, while it is the network's current state
         self.training_loss: list[float] = []
+
+    @property
+    def network(self) -> Any:
+        """The SB3 ``MaskableActorCriticPolicy`` (None before learn/setup/load). A loaded policy predicts
+        with its numpy actor and builds this (importing PyTorch) on first access; from then on predictions
+        run through the network, since whoever asked for it may change its weights."""
+        if self._network is None and self._weights_file is not None:
+            import torch as th
+
+            self._build_network()
+            self._network.load_state_dict(th.load(self._weights_file, weights_only=True))
+            self._network.set_training_mode(False)
+            self._weights_file = None
+        self._actor = None
+        return self._network
+
+    @network.setter
+    def network(self, value: Any) -> None:
+        self._network, self._weights_file, self._actor = value, None, None
+
+    def _has_network(self) -> bool:
+        return self._network is not None or self._weights_file is not None
 
     # -- SB3 interface ---------------------------------------------------------------------------
     @property
@@ -159,7 +199,7 @@ class KefuMLPolicy(Policy):
         """``policy_kwargs`` for an SB3/sb3-contrib actor-critic with exactly this network's shape."""
         return {
             "net_arch": {"pi": list(self.hidden_sizes), "vf": list(self.hidden_sizes)},
-            "activation_fn": ACTIVATIONS[self.activation_fn],
+            "activation_fn": _activation_class(self.activation_fn),
         }
 
     def copy_weights_to(self, model: Any) -> None:
@@ -231,26 +271,27 @@ class KefuMLPolicy(Policy):
         return self
 
     def _build_network(self) -> None:
+        import torch as th
         from gymnasium import spaces
 
         cls = _sb3_policy_class()
         with th.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
             th.manual_seed(self.seed)
-            self.network = cls(
+            self._network = cls(
                 self.featurizer.observation_space,
                 spaces.Discrete(len(self.featurizer.action_names)),
                 _constant_schedule(self.learning_rate),
                 optimizer_class=_UnusedOptimizer,
                 **self.make_sb3_policy_kwargs(),
             )
-        self.network.set_training_mode(False)
+        self._network.set_training_mode(False)
 
     def _require_featurizer(self) -> None:
         if self.featurizer is None:
             raise PolicyError("the policy has no featurizer yet: call learn(...) or setup(domain) first")
 
     def _require_network(self) -> None:
-        if self.network is None:
+        if not self._has_network():
             raise PolicyError("the policy has no network yet: call learn(...) or setup(domain) first")
 
     # -- behaviour cloning -------------------------------------------------------------------------
@@ -295,6 +336,9 @@ class KefuMLPolicy(Policy):
         """
         if self.pretrained:
             return self._load_pretrained(domain)
+        import torch as th
+        from torch import nn
+
         self.setup(domain)
         x, y = self.training_examples(trackers, domain)
         self.training_loss = []
@@ -343,12 +387,15 @@ class KefuMLPolicy(Policy):
             if getattr(self, name) != getattr(loaded, name):
                 logger.info("KefuMLPolicy pretrained: %s=%r taken from %s", name, getattr(loaded, name), path)
                 setattr(self, name, getattr(loaded, name))
-        self.featurizer, self.network = loaded.featurizer, loaded.network
+        self.featurizer = loaded.featurizer
+        self._network, self._weights_file, self._actor = loaded._network, loaded._weights_file, loaded._actor
         self.training_loss = []
         return self
 
     def _fit(self, obs: th.Tensor, labels: th.Tensor, optimizer: th.optim.Optimizer, generator: th.Generator,
              loss_fn: nn.Module) -> None:
+        import torch as th
+
         for epoch in range(self.epochs):
             order = th.randperm(len(labels), generator=generator)
             total = 0.0
@@ -375,6 +422,10 @@ class KefuMLPolicy(Policy):
     ) -> np.ndarray:
         """Action probabilities (over :attr:`action_names`) for one observation; masked actions get 0."""
         self._require_network()
+        if self._actor is not None:
+            return self._actor.probabilities(observation, action_masks)
+        import torch as th
+
         with th.no_grad(), _torch_threads(self.num_threads):
             logits = self._logits(th.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(1, -1))[0]
             if action_masks is not None:
@@ -391,7 +442,7 @@ class KefuMLPolicy(Policy):
         return self._predict(tracker_events(tracker), domain, action_masks)
 
     def _predict(self, events: list[EventDict], domain: Domain, action_masks: np.ndarray | None = None) -> Prediction:
-        if self.network is None:
+        if not self._has_network():
             return self._prediction(self._default_probabilities(domain), domain)
         observation = self.featurizer.featurize(events, domain)
         probs = self.predict_observation(observation, action_masks)
@@ -423,19 +474,32 @@ class KefuMLPolicy(Policy):
         }
 
     def _save_learned(self, path: Path) -> None:
-        if self.network is None:
+        if not self._has_network():
             return
         (path / FEATURIZER_FILE).write_text(json.dumps(self.featurizer.to_dict(), indent=1), encoding="utf-8")
-        th.save(self.network.state_dict(), path / WEIGHTS_FILE)
+        if self._network is None and self._weights_file is not None and self._actor is not None:
+            # loaded and never changed: its files are still its weights (no torch needed to save it again)
+            if self._weights_file.resolve() != (path / WEIGHTS_FILE).resolve():
+                shutil.copyfile(self._weights_file, path / WEIGHTS_FILE)
+            self._actor.save(path / ACTOR_FILE)
+            return
+        import torch as th
+
+        state = self.network.state_dict()
+        th.save(state, path / WEIGHTS_FILE)
+        NumpyActor.from_state_dict(state, self.activation_fn).save(path / ACTOR_FILE)
 
     def _load_learned(self, path: Path) -> None:
         featurizer_file = path / FEATURIZER_FILE
         if not featurizer_file.exists():
             return
         self.featurizer = TrackerFeaturizer.from_dict(json.loads(featurizer_file.read_text(encoding="utf-8")))
-        self._build_network()
-        self.network.load_state_dict(th.load(path / WEIGHTS_FILE, weights_only=True))
-        self.network.set_training_mode(False)
+        self.network = None
+        self._weights_file = path / WEIGHTS_FILE
+        if (path / ACTOR_FILE).is_file():
+            self._actor = NumpyActor.load(path / ACTOR_FILE)  # the torch network waits until asked for
+        else:
+            _ = self.network  # a policy saved before actor.npz existed: predict through torch
 
 
 class _UnusedOptimizer:

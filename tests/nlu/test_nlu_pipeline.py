@@ -4,6 +4,8 @@ sentiment, save/load, determinism, back-ends, and no network needed."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -216,3 +218,18 @@ def test_an_onnx_served_model_reads_its_pytorch_weights_only_when_asked(tmp_path
     assert loaded.classifier.model is not None  # read on demand
     torch_served = NLUPipeline.load(folder, backend="torch")
     assert torch_served.parse("where is my order A12345")["intent"]["name"] == answer["intent"]["name"]
+    # a process that only serves the ONNX model never imports PyTorch (2-3 s of a cold start), and parses
+    # the same as this one
+    code = (
+        "import json, sys\n"
+        "from nlu.pipeline import NLUPipeline\n"
+        f"parsed = NLUPipeline.load({str(folder)!r}).parse('where is my order A12345')\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'intent': parsed['intent'],\n"
+        "                  'entities': [(e['entity'], e['value']) for e in parsed['entities']]}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    assert served["torch"] is False
+    assert served["intent"]["name"] == answer["intent"]["name"]
+    assert served["intent"]["confidence"] == pytest.approx(answer["intent"]["confidence"], abs=1e-5)
+    assert [tuple(e) for e in served["entities"]] == [(e["entity"], e["value"]) for e in answer["entities"]]

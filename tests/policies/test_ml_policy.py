@@ -103,7 +103,69 @@ def test_save_load_round_trip(trained, tmp_path):
     loaded = KefuMLPolicy.load(tmp_path / "ml")
     assert loaded.hidden_sizes == policy.hidden_sizes and loaded.seed == 3
     for events in CONVERSATIONS:
+        served, original = loaded.predict(events, domain), policy.predict(events, domain)
+        assert served.action_name == original.action_name
+        assert served.probabilities == pytest.approx(original.probabilities, abs=1e-6)
+
+
+def test_a_loaded_policy_predicts_with_its_numpy_actor_exactly_as_the_torch_network(trained, tmp_path):
+    """Serving runs the saved actor in numpy; on every step of every training conversation, with and
+    without masks, it gives the torch network's probabilities (float32 rounding apart) and action."""
+    policy, domain, trackers = trained
+    policy.save(tmp_path / "ml")
+    assert (tmp_path / "ml" / "actor.npz").is_file()
+    loaded = KefuMLPolicy.load(tmp_path / "ml")
+    assert loaded._actor is not None and loaded._network is None  # no torch network built to serve
+    rng = np.random.default_rng(0)
+    observations = [policy.featurizer.featurize(step, domain)
+                    for tracker in trackers for step in story_to_eval_steps_from(tracker)]
+    assert len(observations) > 50
+    for observation in observations:
+        mask = rng.random(len(policy.action_names)) < 0.7
+        mask[0] = True
+        for masks in (None, mask):
+            served = loaded.predict_observation(observation, masks)
+            original = policy.predict_observation(observation, masks)
+            np.testing.assert_allclose(served, original, atol=1e-6)
+            assert served.argmax() == original.argmax()
+            if masks is not None:
+                assert (served[~mask] == 0).all()
+    # whoever asks for the network gets the torch one (built from weights.pt), and predictions follow it
+    assert th.equal(loaded.network.action_net.weight, policy.network.action_net.weight)
+    assert loaded._actor is None
+    np.testing.assert_array_equal(loaded.predict_observation(observations[0]), policy.predict_observation(observations[0]))
+
+
+def test_a_policy_saved_without_the_numpy_actor_still_loads(trained, tmp_path):
+    policy, domain, _ = trained
+    policy.save(tmp_path / "ml")
+    (tmp_path / "ml" / "actor.npz").unlink()  # as policies saved before the actor file existed
+    loaded = KefuMLPolicy.load(tmp_path / "ml")
+    assert loaded._network is not None
+    for events in CONVERSATIONS:
         assert loaded.predict(events, domain).probabilities == policy.predict(events, domain).probabilities
+
+
+def test_serving_a_saved_policy_does_not_import_torch(trained, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    policy, domain, _ = trained
+    policy.save(tmp_path / "ml")
+    observation = policy.featurizer.featurize(CONVERSATIONS[1], domain)
+    np.save(tmp_path / "obs.npy", observation)
+    code = (
+        "import json, sys, numpy as np\n"
+        "from policies.ml_policy import KefuMLPolicy\n"
+        f"policy = KefuMLPolicy.load({str(tmp_path / 'ml')!r})\n"
+        f"probs = policy.predict_observation(np.load({str(tmp_path / 'obs.npy')!r}))\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'probs': probs.tolist()}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["torch"] is False
+    np.testing.assert_allclose(answer["probs"], policy.predict_observation(observation), atol=1e-6)
 
 
 def test_untrained_policy_predicts_nothing(shop_domain):
