@@ -81,7 +81,7 @@ def add_backend_args(parser: argparse.ArgumentParser) -> None:
 
 def add_train_reco_args(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``kefu train recommender``."""
-    from backends.recommend.train import TrainConfig
+    from backends.recommend.train_config import TrainConfig
 
     defaults = TrainConfig()
     parser.add_argument("--out", default=DEFAULT_RECO_MODEL_DIR, help="model directory to write")
