@@ -59,6 +59,7 @@ import os
 import platform
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -783,6 +784,7 @@ async def start_bot(ctx: Context, name: str, endpoints: Path, enable_api: bool =
             "--endpoints", str(endpoints)]
     if enable_api:
         argv += ["--enable-api", "--auth-token", ctx.token]
+    argv += shlex.split(ctx.args.bot_args)
     service = Service(name, argv, ctx.workdir)
     service.start()
     base = f"http://{HOST}:{port}"
@@ -1039,7 +1041,8 @@ async def part_coldstart(ctx: Context) -> dict[str, Any]:
     for rep in range(ctx.args.cold_starts):
         port = free_port()
         service = Service(f"bot-coldstart-{rep}", [*kefu_command(), "run", "-m", str(ctx.model), "--port", str(port),
-                                                    "-i", HOST, "--endpoints", str(endpoints)], ctx.workdir)
+                                                    "-i", HOST, "--endpoints", str(endpoints),
+                                                    *shlex.split(ctx.args.bot_args)], ctx.workdir)
         url = f"http://{HOST}:{port}{REST_PATH}"
         first_answer = first_reply = None
         reply: Any = None
@@ -1337,6 +1340,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", type=parse_override, action="append", default=[],
                         metavar="KEY=VALUE", help="set a key of every endpoints file written (dotted path, YAML "
                         "value), e.g. --set nlu_batching.max_batch_size=1; repeatable")
+    parser.add_argument("--bot-args", default="", metavar="ARGS",
+                        help="more arguments for every `kefu run` (load, memory, cold start), e.g. "
+                        "--bot-args='--event-loop asyncio'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--py-spy", default=None, metavar="PATH",
                         help="profile the first store's first phase with this py-spy binary (JSON: profile)")
