@@ -1342,7 +1342,7 @@ def main(argv: list[str] | None = None) -> int:
                         "value), e.g. --set nlu_batching.max_batch_size=1; repeatable")
     parser.add_argument("--bot-args", default="", metavar="ARGS",
                         help="more arguments for every `kefu run` (load, memory, cold start), e.g. "
-                        "--bot-args='--event-loop asyncio'")
+                        "--bot-args='--credentials my-credentials.yml'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--py-spy", default=None, metavar="PATH",
                         help="profile the first store's first phase with this py-spy binary (JSON: profile)")
