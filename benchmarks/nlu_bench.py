@@ -64,6 +64,9 @@ GOALS = {
 
 
 # ===================================================================== data
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "nlu_bench.json"
+
+
 def load_clinc(path: Path, limit_per_intent: int | None = None, seed: int = 0) -> dict[str, list[NLUExample]]:
     raw = json.loads(path.read_text(encoding="utf-8"))
     splits: dict[str, list[NLUExample]] = {}
@@ -206,6 +209,32 @@ def speed(pipeline_folder: Path, backend: str, texts: list[str], args: argparse.
         "latency": latency(pipeline, texts, args.latency_messages),
         "batched_msgs_per_s": throughput(pipeline, texts[: args.throughput_messages]),
     }, pipeline
+
+
+def speed_only(args: argparse.Namespace, results: dict[str, Any]) -> int:
+    """``--speed-only MODEL``: the speed figures of an already trained model, per back-end (no training)."""
+    model = args.speed_only
+    folder = model / "nlu" if (model / "nlu").is_dir() else model
+    if not (folder / "pipeline.json").is_file():
+        print(f"error: {folder} holds no trained NLU pipeline (pipeline.json)", file=sys.stderr)
+        return 2
+    _, test = load_bitext(args.bitext, args.seed, args.bitext_limit)
+    texts = [e.text for e in test]
+    random.Random(args.seed).shuffle(texts)
+    results["model"] = str(folder)
+    results["texts"] = f"{len(texts)} Bitext test messages, shuffled (seed {args.seed})"
+    results["backends"] = {}
+    for backend in ("onnx-int8", "onnx", "int8", "torch"):
+        figures, _ = speed(folder, backend, texts, args)
+        results["backends"][backend] = figures
+        print(f"{backend:>10}: p50 {figures['latency']['p50_ms']} ms, p99 {figures['latency']['p99_ms']} ms, "
+              f"batched {figures['batched_msgs_per_s']} msg/s", flush=True)
+    results["machine"]["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    out = args.out if args.out != DEFAULT_OUT else DEFAULT_OUT.with_name("nlu_speed.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    print(f"written {out}")
+    return 0
 
 
 # ===================================================================== CLINC150
@@ -413,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clinc", type=Path, default=SHARED / "clinc150" / "data" / "data_full.json")
     parser.add_argument("--bitext", type=Path, default=SHARED / "bitext_customer_service_8k" / "Bitext_Sample_Customer_Service_Training_Dataset.csv")
     parser.add_argument("--tweeteval", type=Path, default=SHARED / "tweeteval")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "nlu_bench.json")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=6)
@@ -433,6 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-margin", type=float, default=0.01, help="validation in-scope accuracy above 95 %% for the fixed threshold")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small subsets (smoke run, figures are not comparable)")
+    parser.add_argument("--speed-only", type=Path, default=None, metavar="MODEL",
+                        help="no training: single-message latency and batched throughput of a trained model (a "
+                        "`kefu train` folder or its nlu/ folder) with each back-end, on Bitext test messages; "
+                        "writes benchmarks/results/nlu_speed.json unless --out is given")
     args = parser.parse_args(argv)
     args.clinc_limit = 12 if args.quick else None
     args.bitext_limit = 800 if args.quick else None
@@ -457,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "goals": GOALS,
     }
+    if args.speed_only is not None:
+        return speed_only(args, results)
     previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() and args.only else {}
     for key in ("clinc150", "bitext"):
         if key in previous:  # --only reruns one dataset and keeps the other's figures
