@@ -22,7 +22,6 @@ ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
 OUTPUT_NAMES = ["pooled", "intent_logits", "sentiment_logits", "entity_logits", "role_logits", "group_logits"]
 BACKENDS = ("torch", "int8", "onnx", "onnx-int8")
-TORCH_BACKENDS = ("torch", "int8")
 
 
 class JointArrays(NamedTuple):

@@ -240,7 +240,8 @@ class KefuTransformerClassifier(Component):
     @property
     def model(self) -> JointModel | None:
         """The PyTorch network; a model served by ONNX Runtime reads its weights only when something needs
-        them (training, export, explanations, a switch to a PyTorch back-end): ~0.4 s off a cold start."""
+        them (training, out-of-scope calibration, export, a switch to a PyTorch back-end); serving ONNX never
+        imports PyTorch."""
         if self._model is None and self._load_model is not None:
             self._model, self._load_model = self._load_model(), None
         return self._model
