@@ -18,6 +18,7 @@ Configured by ``endpoints.yml``::
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import weakref
@@ -25,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from bot import turn_timing
 from bot.errors import KefuError
 from nlu.constants import serving_num_threads
 
@@ -90,6 +92,7 @@ class _Request:
     interpreter: Any
     text: str
     future: asyncio.Future[dict[str, Any]]
+    run_seconds: float = 0.0  # how long the batch it was parsed in ran in the worker thread
 
 
 class NLUBatcher:
@@ -122,12 +125,22 @@ class NLUBatcher:
             raise RuntimeError("the NLU batcher is closed (the server is shutting down)")
         if self._queue is None:
             self._queue = asyncio.Queue()
-            self._worker = asyncio.get_running_loop().create_task(self._run(), name="kefu-nlu-batcher")
+            # its own empty context: the worker outlives the request that happened to start it
+            self._worker = asyncio.get_running_loop().create_task(self._run(), name="kefu-nlu-batcher",
+                                                                  context=contextvars.Context())
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting.add(future)
         future.add_done_callback(self._waiting.discard)
-        self._queue.put_nowait(_Request(interpreter, text, future))
-        return await future
+        request = _Request(interpreter, text, future)
+        queued = time.perf_counter()
+        self._queue.put_nowait(request)
+        try:
+            return await future
+        finally:
+            timing = turn_timing.current()
+            if timing is not None:  # the Server-Timing header: waiting for the batch vs its run
+                timing.add("nlu", request.run_seconds)
+                timing.add("nlu-wait", time.perf_counter() - queued - request.run_seconds)
 
     async def prepare(self, interpreter: Any) -> None:
         """Set ``interpreter``'s network to the serving thread count now (else before its first batch)."""
@@ -224,8 +237,8 @@ class NLUBatcher:
             if not live:
                 continue
             try:
-                results = await loop.run_in_executor(self._executor, self._parse_all, live[0].interpreter,
-                                                     [r.text for r in live])
+                results, seconds = await loop.run_in_executor(self._executor, self._parse_all, live[0].interpreter,
+                                                              [r.text for r in live])
             except Exception as exc:  # the model failed: every caller of this batch hears why
                 logger.exception("NLU failed on a batch of %d message(s)", len(live))
                 for request in live:
@@ -235,13 +248,17 @@ class NLUBatcher:
             self.batches += 1
             self.messages += len(live)
             for request, result in zip(live, results, strict=True):
+                request.run_seconds = seconds
                 if not request.future.done():
                     request.future.set_result(result)
 
-    def _parse_all(self, interpreter: Any, texts: list[str]) -> list[dict[str, Any]]:
-        """In the worker thread: ``parse_batch`` when the interpreter has one, else one ``parse`` per text."""
+    def _parse_all(self, interpreter: Any, texts: list[str]) -> tuple[list[dict[str, Any]], float]:
+        """In the worker thread: ``parse_batch`` when the interpreter has one, else one ``parse`` per text;
+        also how long that took."""
         self._prepare(interpreter)
-        return _parse_texts(interpreter, texts)
+        started = time.perf_counter()
+        results = _parse_texts(interpreter, texts)
+        return results, time.perf_counter() - started
 
 
 def _parse_texts(interpreter: Any, texts: list[str]) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot import events as ev
+from bot import turn_timing
 from bot.actions import (
     Action,
     ActionClient,
@@ -236,7 +237,8 @@ class MessageProcessor:
         if self.nlu_batcher is not None:
             result = await self.nlu_batcher.parse(agent.interpreter, text)
         else:
-            result = dict(await asyncio.to_thread(agent.interpreter.parse, text))
+            with turn_timing.timed("nlu"):
+                result = dict(await asyncio.to_thread(agent.interpreter.parse, text))
         result.setdefault("text", text)
         return result
 
@@ -292,12 +294,16 @@ class MessageProcessor:
         output_channel = output_channel or CollectingOutputChannel()
         agent = self.agent
         parse_data = message.parse_data or await self.parse_message(message.text, agent)
+        waiting = time.perf_counter()
         async with self.lock_store.lock(message.sender_id):
-            tracker = await self.get_or_create_tracker(message.sender_id, agent)
+            turn_timing.record("lock", waiting)
+            with turn_timing.timed("tracker"):
+                tracker = await self.get_or_create_tracker(message.sender_id, agent)
             await self._update_session(tracker, output_channel, agent, message.metadata or None)
             await self._log_user_message(message, parse_data, tracker, output_channel, agent)
             await self._respond(tracker, output_channel, agent)
-            await self.tracker_store.save(tracker)
+            with turn_timing.timed("save"):
+                await self.tracker_store.save(tracker)
         return tracker
 
     async def log_message(self, message: UserMessage) -> DialogueStateTracker:
@@ -336,7 +342,8 @@ class MessageProcessor:
         ))
         extraction = action_for_name(ACTION_EXTRACT_SLOTS_NAME, agent.domain, self.action_client)
         try:
-            events = await extraction.run(output_channel, agent.nlg, tracker, agent.domain)
+            with turn_timing.timed("actions"):
+                events = await extraction.run(output_channel, agent.nlg, tracker, agent.domain)
         except Exception as exc:  # slot extraction must never lose the user's message
             logger.warning("slot extraction failed: %s", exc)
             events = []
@@ -373,7 +380,8 @@ class MessageProcessor:
         should_predict = True
         steps = 0
         while should_predict and self._should_handle(tracker) and steps < self.max_predictions:
-            next_action = self.predict_next_action(tracker, agent)
+            with turn_timing.timed("policy"):
+                next_action = self.predict_next_action(tracker, agent)
             for listener in self.prediction_listeners:
                 listener(tracker, next_action)
             for event in next_action.events:
@@ -419,6 +427,7 @@ class MessageProcessor:
                           agent: Agent, next_action: NextAction) -> bool:
         """Run one action and log it; returns whether to predict another action after it."""
         name = action.name()
+        started = time.perf_counter()
         try:
             events = await action.run(output_channel, agent.nlg, tracker, agent.domain)
         except ActionExecutionRejection as exc:
@@ -431,6 +440,8 @@ class MessageProcessor:
         except Exception as exc:  # a bug in an action must not take the conversation down
             logger.exception("action '%s' failed", name)
             events = self._error_events(name, f"{type(exc).__name__}: {exc}", tracker, output_channel, agent)
+        finally:
+            turn_timing.record("actions", started)
         if any(e.get("event") == ev.PAUSE for e in events) and not any(e.get("event") == ev.HANDOFF for e in events):
             index = next(i for i, e in enumerate(events) if e.get("event") == ev.PAUSE)
             events = events[:index] + [ev.HandedOff(REASON_REQUESTED)] + events[index:]

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import fastjson
+from bot import fastjson, turn_timing
 from bot.app_keys import PROCESSOR, SETTINGS
 from bot.channels.base import CollectingOutputChannel, QueueOutputChannel, UserMessage
 from bot.web_utils import RequestError, get_dict, get_str, read_json_object
@@ -69,8 +69,13 @@ async def receive(request: web.Request) -> web.StreamResponse:
         processor.admit(message)  # refused before the stream's headers go out (429 / 413 as JSON)
         return await _stream(request, processor, message)
     channel = RestOutputChannel()
-    await processor.handle_message(message, channel)
-    return web.json_response(channel.messages, dumps=fastjson.dumps)
+    timing, token = turn_timing.start()
+    try:
+        await processor.handle_message(message, channel)
+    finally:
+        turn_timing.stop(token)
+    return web.json_response(channel.messages, dumps=fastjson.dumps,
+                             headers={turn_timing.SERVER_TIMING_HEADER: timing.header()})
 
 
 async def _stream(request: web.Request, processor: Any, message: UserMessage) -> web.StreamResponse:
