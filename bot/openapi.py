@@ -107,7 +107,10 @@ def openapi_spec(version: str) -> dict[str, Any]:
             "parameters": [{"name": "stream", "in": "query", "schema": {"type": "boolean"}}],
             "requestBody": _body({"type": "object", "required": ["sender", "message"], "properties": {
                 "sender": {"type": "string"}, "message": {"type": "string"}, "metadata": {"type": "object"}}}),
-            "responses": {"200": _json({"type": "array", "items": _ref("BotMessage")}),
+            "responses": {"200": {**_json({"type": "array", "items": _ref("BotMessage")}), "headers": {
+                              "Server-Timing": {"description": "where the turn's time went, in ms (nlu-wait, nlu, "
+                                                "lock, tracker, policy, actions, save, total); not on streams",
+                                                "schema": {"type": "string"}}}},
                           "400": _ERRORS["400"], "503": _ERRORS["503"]},
         }},
     }

@@ -145,6 +145,7 @@ async def test_parse_status_version_domain_openapi(client: Any) -> None:
     documented = {(m, p) for p, ops in spec["paths"].items() for m in ops}
     assert {(m, p) for m, p in routes if not p.startswith("/webhooks")} <= documented
     assert ("post", "/webhooks/rest/webhook") in documented
+    assert "Server-Timing" in spec["paths"]["/webhooks/rest/webhook"]["post"]["responses"]["200"]["headers"]
 
 
 async def test_api_routes_only_with_enable_api(aiohttp_client: Any) -> None:
