@@ -47,3 +47,7 @@ SLOT_TYPES = ["text", "bool", "categorical", "float", "list", "any"]
 MAPPING_TYPES = ["from_entity", "from_text", "from_intent", "from_trigger_intent", "custom"]
 
 DEFAULT_SESSION_EXPIRATION_MINUTES = 60.0
+
+UTTER_PREFIX = "utter_"
+IS_RETRIEVAL_INTENT = "is_retrieval_intent"  # intent property Rasa sets on retrieval intents (``faq`` of ``faq/x``)
+RESPONSE_SELECTOR_DEFAULT = "default"  # response_selector key of a ResponseSelector with no ``retrieval_intent``

@@ -13,8 +13,10 @@ from bot.constants import (
     DEFAULT_ACTION_NAMES,
     DEFAULT_INTENTS,
     DEFAULT_SESSION_EXPIRATION_MINUTES,
+    IS_RETRIEVAL_INTENT,
     REQUESTED_SLOT,
     SESSION_START_METADATA_SLOT,
+    UTTER_PREFIX,
 )
 
 
@@ -108,6 +110,29 @@ class Domain:
     def user_actions(self) -> list[str]:
         """Custom actions and forms declared by the user (not responses, not built-ins)."""
         return [a for a in self.actions if a not in DEFAULT_ACTION_NAMES]
+
+    @property
+    def retrieval_intents(self) -> list[str]:
+        """Intents marked ``is_retrieval_intent`` (Rasa marks the ``faq`` of NLU examples ``faq/x``)."""
+        return [name for name, props in self.intent_properties.items() if props.get(IS_RETRIEVAL_INTENT)]
+
+    def is_retrieval_action(self, name: str) -> bool:
+        """``utter_faq`` for the retrieval intent ``faq``: it says the response the ResponseSelector chose."""
+        return name.startswith(UTTER_PREFIX) and name[len(UTTER_PREFIX):] in self.retrieval_intents
+
+    def mark_retrieval_intents(self, intents: list[str], responses: dict[str, list[dict[str, Any]]]) -> None:
+        """Merge what the NLU data says about retrieval intents, as Rasa's importer does.
+
+        ``responses`` (a training file's ``responses:`` section) join the domain's, each retrieval
+        intent gets ``is_retrieval_intent: true`` and its action ``utter_<intent>`` is declared.
+        """
+        for name, variations in responses.items():
+            self.responses.setdefault(name, variations)
+        for intent in intents:
+            self.intent_properties.setdefault(intent, {})[IS_RETRIEVAL_INTENT] = True
+            action = f"{UTTER_PREFIX}{intent}"
+            if action not in self.actions:
+                self.actions.append(action)
 
     def is_form(self, name: str) -> bool:
         return name in self.forms

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.domain import Domain
 from bot.errors import Problem, ProjectError, UserFileError
@@ -70,4 +71,12 @@ def load_project(
         if not path.exists():
             problems.append(Problem(str(path), 0, 0, "error", "training data path not found"))
     training = load_training_data([p for p in data_paths if p.exists()])
+    retrieval_intents = sorted({e.base_intent for e in training.nlu.examples if e.intent != e.base_intent})
+    loaded_domain.domain.mark_retrieval_intents(retrieval_intents, _plain_responses(training.responses))
     return Project(loaded_domain, project_config, training, problems)
+
+
+def _plain_responses(responses: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """A training file's ``responses:`` as the domain holds them (lists of plain variation dicts)."""
+    return {str(name): [dict(v) for v in variations if isinstance(v, dict)]
+            for name, variations in responses.items() if isinstance(variations, list)}

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.constants import DEFAULT_ACTION_NAMES, REQUESTED_SLOT
+from bot.constants import DEFAULT_ACTION_NAMES, REQUESTED_SLOT, UTTER_PREFIX
 from bot.errors import ERROR, WARNING, Problem
 from bot.project import Project
 from bot.training_data import (
     ANY_SLOT_VALUE,
+    RETRIEVAL_INTENT_SEPARATOR,
     ActionStep,
     ActiveLoopStep,
     CheckpointStep,
@@ -84,34 +85,45 @@ class Validator:
                     self._add(self._where(kind, name), ERROR, f"{kind} name '{name}' looks like several list items on"
                               " one line; check the indentation of the '-' items")
         for action in domain.actions:
-            if action.startswith("utter_") and action not in responses:
-                self._add(self._where("action", action), ERROR,
-                          f"action '{action}' is an utter_ action but has no response in 'responses'", self._domain_path)
+            if domain.is_retrieval_action(action):
+                if not any(name.startswith(action + RETRIEVAL_INTENT_SEPARATOR) for name in responses):
+                    self._add(self._where("action", action), WARNING,
+                              f"retrieval action '{action}' has no '{action}/<sub-intent>' responses", self._domain_path)
+            elif action.startswith(UTTER_PREFIX) and action not in responses:
+                self._add(self._where("action", action), WARNING,
+                          f"action '{action}' is an utter_ action but has no response in 'responses'"
+                          " (the bot will say nothing for it)", self._domain_path)
         for slot_name, slot in domain.slots.items():
             for index, mapping in enumerate(slot.mappings):
                 where = self._where("slot_mapping", f"{slot_name}.{index}") or self._where("slot", slot_name)
                 entity = mapping.get("entity")
                 if mapping.get("type") == "from_entity" and entity and entity not in domain.entities:
-                    self._add(where, ERROR, f"slot '{slot_name}' maps from entity '{entity}', which is not declared"
-                              f" in 'entities'{_did_you_mean(entity, domain.entities)}")
+                    self._add(where, WARNING, f"slot '{slot_name}' maps from entity '{entity}', which is not declared"
+                              f" in 'entities'{_did_you_mean(entity, domain.entities)}; this mapping never fills it")
                 if mapping.get("type") == "from_entity" and entity in domain.entities:
                     role, group = mapping.get("role"), mapping.get("group")
                     if role and role not in domain.entity_roles.get(entity, []):
-                        self._add(where, ERROR, f"slot '{slot_name}' maps from role '{role}' of entity '{entity}', which declares no such role")
+                        self._add(where, WARNING, f"slot '{slot_name}' maps from role '{role}' of entity '{entity}', which declares no such role")
                     if group and group not in domain.entity_groups.get(entity, []):
-                        self._add(where, ERROR, f"slot '{slot_name}' maps from group '{group}' of entity '{entity}', which declares no such group")
+                        self._add(where, WARNING, f"slot '{slot_name}' maps from group '{group}' of entity '{entity}', which declares no such group")
                 for key in ("intent", "not_intent"):
                     intents = mapping.get(key)
                     for intent in [intents] if isinstance(intents, str) else intents or []:
                         if intent not in domain.all_intents:
-                            self._add(where, ERROR, f"slot '{slot_name}' mapping uses intent '{intent}', which is not declared"
-                                      f"{_did_you_mean(intent, domain.intents)}")
+                            self._add(where, WARNING, f"slot '{slot_name}' mapping uses intent '{intent}', which is not"
+                                      f" a declared intent{_did_you_mean(intent, domain.intents)}; no message will"
+                                      " carry it")
                 for cond in mapping.get("conditions") or []:
                     loop = cond.get("active_loop") if isinstance(cond, dict) else None
                     if loop and loop not in domain.forms and loop not in LOOP_ACTIONS:
                         self._add(where, ERROR, f"slot '{slot_name}' mapping condition names active_loop '{loop}', which is not a form")
+                    elif (loop in domain.forms and domain.forms[loop].required_slots
+                          and slot_name not in domain.forms[loop].required_slots
+                          and mapping.get("type") != "from_trigger_intent"):
+                        self._add(where, ERROR, f"slot '{slot_name}' has a mapping condition for form '{loop}', but"
+                                  f" form '{loop}' does not list it in 'required_slots' (add it there, as Rasa requires)")
                 if mapping.get("type") == "custom" and mapping.get("action") and mapping["action"] not in domain.actions:
-                    self._add(where, ERROR, f"slot '{slot_name}' custom mapping names action '{mapping['action']}', which is not declared in 'actions'")
+                    self._add(where, WARNING, f"slot '{slot_name}' custom mapping names action '{mapping['action']}', which is not declared in 'actions'")
         for form_name, form in domain.forms.items():
             for slot_name in form.required_slots:
                 where = self._where("form_slot", f"{form_name}.{slot_name}") or self._where("form", form_name)
@@ -121,8 +133,8 @@ class Validator:
                               f" in 'slots'{_did_you_mean(slot_name, domain.slots)}")
                     continue
                 if not slot.mappings:
-                    self._add(where, ERROR, f"form '{form_name}' requires slot '{slot_name}', which has no mappings"
-                              " (the form could never fill it)")
+                    self._add(where, WARNING, f"form '{form_name}' requires slot '{slot_name}', which has no mappings"
+                              " (only the form's validation action can fill it)")
                 asks = (f"utter_ask_{form_name}_{slot_name}", f"utter_ask_{slot_name}", f"action_ask_{form_name}_{slot_name}",
                         f"action_ask_{slot_name}")
                 if not any(a in domain.responses or a in domain.actions for a in asks):
@@ -131,21 +143,21 @@ class Validator:
             for intent in form.ignored_intents:
                 if intent not in domain.all_intents:
                     where = self._where("form_ignored_intent", f"{form_name}.{intent}") or self._where("form", form_name)
-                    self._add(where, ERROR, f"form '{form_name}' ignores intent '{intent}', which is not declared")
+                    self._add(where, WARNING, f"form '{form_name}' ignores intent '{intent}', which is not declared")
         for name, variations in domain.responses.items():
             for index, variation in enumerate(variations):
                 for cond in variation.get("condition") or []:
                     slot = cond.get("name") if isinstance(cond, dict) else None
                     if slot and slot not in domain.all_slots():
                         where = self._where("response_condition", f"{name}.{index}") or self._where("response", name)
-                        self._add(where, ERROR, f"response '{name}' has a condition on slot '{slot}', which is not declared")
+                        self._add(where, WARNING, f"response '{name}' has a condition on slot '{slot}', which is not declared")
         for intent, props in domain.intent_properties.items():
             for key in ("use_entities", "ignore_entities"):
                 listed = props.get(key)
                 if isinstance(listed, list):
                     for entity in listed:
                         if entity not in domain.entities:
-                            self._add(self._where("intent", intent), ERROR,
+                            self._add(self._where("intent", intent), WARNING,
                                       f"intent '{intent}' {key} lists entity '{entity}', which is not declared")
 
     # -- NLU ------------------------------------------------------------------------------------------
@@ -158,7 +170,7 @@ class Validator:
         for example in nlu.examples:
             intents_with_examples.add(example.base_intent)
             if example.base_intent not in declared:
-                self._add(example.source, ERROR, f"intent '{example.intent}' has NLU examples but is not declared in the"
+                self._add(example.source, WARNING, f"intent '{example.intent}' has NLU examples but is not declared in the"
                           f" domain{_did_you_mean(example.base_intent, domain.intents)}")
             key = " ".join(example.text.lower().split())
             if key in seen_text and seen_text[key][0] != example.intent:
@@ -170,14 +182,14 @@ class Validator:
                 seen_text.setdefault(key, (example.intent, example.source))
             for span in example.entities:
                 if span.entity not in domain.entities:
-                    self._add(example.source, ERROR, f"entity '{span.entity}' is annotated in example '{example.text}'"
+                    self._add(example.source, WARNING, f"entity '{span.entity}' is annotated in example '{example.text}'"
                               f" but not declared in the domain{_did_you_mean(span.entity, domain.entities)}")
                     continue
                 if span.role and span.role not in domain.entity_roles.get(span.entity, []):
-                    self._add(example.source, ERROR, f"role '{span.role}' of entity '{span.entity}' is used in example"
+                    self._add(example.source, WARNING, f"role '{span.role}' of entity '{span.entity}' is used in example"
                               f" '{example.text}' but not declared under the entity's 'roles'")
                 if span.group and span.group not in domain.entity_groups.get(span.entity, []):
-                    self._add(example.source, ERROR, f"group '{span.group}' of entity '{span.entity}' is used in example"
+                    self._add(example.source, WARNING, f"group '{span.group}' of entity '{span.entity}' is used in example"
                               f" '{example.text}' but not declared under the entity's 'groups'")
         for intent in domain.intents:
             if intent not in intents_with_examples and nlu.examples:
@@ -201,23 +213,25 @@ class Validator:
             for position, step in enumerate(_flat(steps)):
                 if isinstance(step, UserStep):
                     if step.intent and step.intent not in intents:
-                        self._add(step.source, ERROR, f"unknown intent '{step.intent}' in {label}"
+                        self._add(step.source, WARNING, f"unknown intent '{step.intent}' in {label}"
                                   f"{_did_you_mean(step.intent, domain.intents)}")
                     for entity in step.entities:
                         if entity.get("entity") not in domain.entities:
-                            self._add(step.source, ERROR, f"unknown entity '{entity.get('entity')}' in {label}"
+                            self._add(step.source, WARNING, f"unknown entity '{entity.get('entity')}' in {label}"
                                       f"{_did_you_mean(str(entity.get('entity')), domain.entities)}")
                 elif isinstance(step, ActionStep) and step.action:
-                    if step.action not in actions:
-                        if step.action.startswith("utter_"):
+                    if step.action not in actions and not domain.is_retrieval_action(step.action):
+                        if step.action.startswith(UTTER_PREFIX):
+                            severity = WARNING  # Rasa: "not a valid utterance action", a warning
                             message = f"action '{step.action}' in {label} has no response in the domain"
                         else:
+                            severity = ERROR if step.action.startswith("action_") else WARNING  # as Rasa's validator
                             message = f"unknown action '{step.action}' in {label} (not declared in the domain's actions)"
-                        self._add(step.source, ERROR, message + _did_you_mean(step.action, actions))
+                        self._add(step.source, severity, message + _did_you_mean(step.action, actions))
                 elif isinstance(step, SlotStep):
                     for slot in step.slots:
                         if slot not in slots:
-                            self._add(step.source, ERROR, f"unknown slot '{slot}' in {label}{_did_you_mean(slot, slots)}")
+                            self._add(step.source, WARNING, f"unknown slot '{slot}' in {label}{_did_you_mean(slot, slots)}")
                 elif isinstance(step, ActiveLoopStep):
                     if step.name and step.name not in domain.forms and step.name not in LOOP_ACTIONS:
                         self._add(step.source, ERROR, f"unknown form '{step.name}' in active_loop of {label}"
@@ -230,7 +244,8 @@ class Validator:
                 self._add(source, WARNING, f"checkpoint '{name}' is never continued by a story that starts with it")
         for name, source in checkpoints_start.items():
             if name not in checkpoints_end:
-                self._add(source, ERROR, f"story starts at checkpoint '{name}', but no story ends with it")
+                self._add(source, WARNING, f"story starts at checkpoint '{name}', but no story ends with it"
+                          " (the story is never reached)")
 
     # -- contradictions ----------------------------------------------------------------------------------
     def _max_history(self) -> int:
@@ -399,8 +414,9 @@ def find_contradictions(stories: list[StoryBlock], rules: list[StoryBlock], max_
         if key in reported:
             return
         reported.add(key)
+        # A warning, as Rasa's validator reports story conflicts; training decides by priority.
         problems.append(Problem(source.path if source else "data", source.line if source else 0,
-                                source.col if source else 0, ERROR, message))
+                                source.col if source else 0, WARNING, message))
 
     # 1. stories against stories, over the last max_history turns
     seen: dict[tuple[str, ...], _Point] = {}

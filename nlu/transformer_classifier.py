@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bot.constants import RESPONSE_SELECTOR_DEFAULT
 from bot.training_data import NLUData, NLUExample
 from nlu.augmentation import noisy_copies
 from nlu.component import Component, Message
@@ -602,9 +603,16 @@ class KefuTransformerClassifier(Component):
             message["response_selector"] = self._response_selector(probs)
 
     def _response_selector(self, probs: np.ndarray) -> dict[str, Any]:
+        """Rasa's ``response_selector``: one entry per retrieval intent, plus ``default`` over all of them.
+
+        ``default`` is what a ResponseSelector configured without ``retrieval_intent`` reports (Rasa's
+        usual config); the per-intent entries are what one with ``retrieval_intent: <intent>`` reports.
+        """
         assert self.labels is not None
         out: dict[str, Any] = {"all_retrieval_intents": sorted(self._retrieval)}
-        for base, members in sorted(self._retrieval.items()):
+        groups = sorted(self._retrieval.items())
+        every_member = sorted(j for _, members in groups for j in members)
+        for base, members in [*groups, (RESPONSE_SELECTOR_DEFAULT, every_member)]:
             total = float(probs[members].sum()) or 1e-12
             ranked = sorted(members, key=lambda j: -probs[j])
             ranking = [

@@ -20,6 +20,7 @@ from bot.actions.action import (
     ActionExecutionRejection,
     ActionListen,
     ActionRestart,
+    ActionRetrieveResponse,
     ActionRevertFallbackEvents,
     ActionSessionStart,
     ActionUnlikelyIntent,
@@ -37,17 +38,17 @@ from bot.actions.remote import (
     RemoteAction,
 )
 from bot.actions.two_stage_fallback import TwoStageFallbackAction
+from bot.constants import UTTER_PREFIX
 
 if TYPE_CHECKING:
     from bot.domain import Domain
 
 __all__ = [
     "Action", "ActionBotResponse", "ActionClient", "ActionEndpoint", "ActionExecutionRejection", "ActionExtractSlots",
-    "ActionHandoff", "ActionNotFoundError", "ActionServerError", "FormAction", "RemoteAction",
+    "ActionHandoff", "ActionNotFoundError", "ActionRetrieveResponse", "ActionServerError", "FormAction", "RemoteAction",
     "TwoStageFallbackAction", "action_for_name", "bot_utterance", "message_of",
 ]
 
-UTTER_PREFIX = "utter_"
 
 
 def builtin_actions(domain: Domain, client: ActionClient | None) -> dict[str, Action]:
@@ -72,6 +73,8 @@ def action_for_name(name: str, domain: Domain, client: ActionClient | None) -> A
         builtins = builtin_actions(domain, client)
         if name in builtins:
             return builtins[name]
+    if domain.is_retrieval_action(name):
+        return ActionRetrieveResponse(name)
     if name.startswith(UTTER_PREFIX):
         return ActionBotResponse(name)
     if name in domain.forms and name not in declared:

@@ -7,6 +7,7 @@ sends the bot messages to the channel and applies the events.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from bot import events as ev
@@ -22,7 +23,9 @@ from bot.constants import (
     ACTION_SESSION_START_NAME,
     ACTION_UNLIKELY_INTENT_NAME,
     REQUESTED_SLOT,
+    RESPONSE_SELECTOR_DEFAULT,
     SESSION_START_METADATA_SLOT,
+    UTTER_PREFIX,
 )
 from bot.errors import KefuError
 from bot.events import EventDict
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
     from bot.domain import Domain
     from bot.nlg import TemplatedNLG
     from bot.tracker import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
 
 USER_INTENT_OUT_OF_SCOPE = "out_of_scope"
 BOT_DATA_KEYS = ("elements", "quick_replies", "buttons", "attachment", "image", "custom")
@@ -92,6 +97,35 @@ class ActionBotResponse(Action):
         if message is None:
             return []
         message["utter_action"] = self.response_name
+        return [bot_utterance(message)]
+
+
+class ActionRetrieveResponse(ActionBotResponse):
+    """``utter_faq``: says the ``utter_faq/<sub-intent>`` response the ResponseSelector chose (Rasa's action).
+
+    The latest message's ``response_selector`` is read under the retrieval intent's own key, else
+    under ``default`` (a ResponseSelector configured without ``retrieval_intent``).
+    """
+
+    def __init__(self, action_name: str) -> None:
+        super().__init__(action_name, silent_fail=True)
+
+    def chosen_response(self, tracker: DialogueStateTracker) -> str | None:
+        """The full response name (``utter_faq/returns``) the latest message's selector chose, if any."""
+        selector = (tracker.latest_message or {}).get("response_selector") or {}
+        retrieval_intent = self.name()[len(UTTER_PREFIX):]
+        selected = selector.get(retrieval_intent) or selector.get(RESPONSE_SELECTOR_DEFAULT) or {}
+        return (selected.get("response") or {}).get("utter_action")
+
+    async def run(self, output_channel, nlg, tracker, domain):  # type: ignore[no-untyped-def]
+        response_name = self.chosen_response(tracker)
+        if response_name is None:
+            logger.warning("action '%s': the latest message has no response_selector result for it", self.name())
+            return []
+        message = nlg.generate(response_name, tracker.slots, output_channel.name())
+        if message is None:
+            return []
+        message["utter_action"] = response_name
         return [bot_utterance(message)]
 
 

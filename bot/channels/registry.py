@@ -21,6 +21,7 @@ Every messaging channel takes ``api_base_url`` (where its outgoing API calls go)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from aiohttp import web
 
 from bot.channels import facebook, rest, slack, socketio, telegram, whatsapp
 from bot.errors import KefuError
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
@@ -73,15 +76,40 @@ CHANNELS: dict[str, ChannelFactory] = {
 }
 
 
+# Rasa 3.6's built-in channels that Kefu does not serve, with what each is (Rasa's BUILTIN_CHANNELS).
+RASA_CHANNELS_NOT_SERVED: dict[str, str] = {
+    "rasa": "Rasa X / Rasa Enterprise's own channel",
+    "callback": "Rasa's callback channel",
+    "botframework": "Microsoft Bot Framework",
+    "mattermost": "Mattermost",
+    "rocketchat": "Rocket.Chat",
+    "twilio": "Twilio SMS",
+    "twilio_voice": "Twilio Voice",
+    "webexteams": "Webex Teams",
+    "hangouts": "Google Hangouts Chat",
+    "cmdline": "Rasa's console channel",
+}
+
+
 def served_channels(credentials: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The sections to serve (an empty credentials file serves ``rest``); unknown names are an error."""
+    """The sections to serve (an empty credentials file serves ``rest``).
+
+    A Rasa channel Kefu does not serve (``rasa``, the Rasa X/Enterprise channel that ``rasa init``'s
+    credentials list, ``twilio``, ``mattermost`` …) is skipped with one warning line; a name that is
+    neither Kefu's nor Rasa's is an error.
+    """
     if not credentials:
         return {"rest": {}}
-    unknown = sorted(set(credentials) - set(CHANNELS))
+    unserved = sorted(name for name in credentials if name in RASA_CHANNELS_NOT_SERVED)
+    for name in unserved:
+        logger.warning("credentials: channel '%s' (%s) is Rasa's, not served by Kefu; skipped", name,
+                       RASA_CHANNELS_NOT_SERVED[name])
+    unknown = sorted(set(credentials) - set(CHANNELS) - set(unserved))
     if unknown:
         raise KefuError(f"credentials: unknown channel(s) {', '.join(unknown)} "
                         f"(Kefu serves {', '.join(CHANNELS)})")
-    return {name: dict(section or {}) for name, section in credentials.items()}
+    served = {name: dict(section or {}) for name, section in credentials.items() if name in CHANNELS}
+    return served or {"rest": {}}
 
 
 def mount_channels(app: web.Application, credentials: dict[str, dict[str, Any]],

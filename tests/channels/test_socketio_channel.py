@@ -279,8 +279,23 @@ def test_bad_socketio_credentials_stop_the_server(section: dict[str, Any], messa
 
 
 async def test_unknown_channel_is_named() -> None:
-    with pytest.raises(KefuError, match="unknown channel.*twilio.*Kefu serves rest, socketio, telegram"):
-        create_app(Settings(credentials={"rest": {}, "twilio": {}}))
+    with pytest.raises(KefuError, match="unknown channel.*twiliox.*Kefu serves rest, socketio, telegram"):
+        create_app(Settings(credentials={"rest": {}, "twiliox": {}}))
+
+
+async def test_rasa_init_credentials_serve_rest_and_skip_rasas_own_channel(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``rasa init``'s credentials.yml lists ``rest``, ``rasa`` (Rasa X) and, commented out, the rest."""
+    credentials = {"rest": None, "rasa": {"url": "http://localhost:5002/api"}}
+    with caplog.at_level("WARNING", logger="bot.channels.registry"):
+        app = create_app(Settings(credentials=credentials))
+    assert "channel 'rasa' (Rasa X / Rasa Enterprise's own channel) is Rasa's, not served by Kefu" in caplog.text
+    client = await aiohttp_client(app)
+    response = await client.post("/webhooks/rest/webhook", json={"sender": "u1", "message": "/greet"})
+    assert response.status == 200
+    missing = await client.post("/webhooks/rasa/webhook", json={"sender": "u1", "message": "hi"})
+    assert missing.status == 404
 
 
 async def test_cors_origins_limit_who_may_open_a_socket(aiohttp_client: Any) -> None:
