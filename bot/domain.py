@@ -77,6 +77,7 @@ class Domain:
     actions: list[str] = field(default_factory=list)
     action_properties: dict[str, dict[str, Any]] = field(default_factory=dict)
     forms: dict[str, Form] = field(default_factory=dict)
+    action_texts: list[str] = field(default_factory=list)  # end-to-end ``bot:`` texts of the stories
     session_expiration_time: float = DEFAULT_SESSION_EXPIRATION_MINUTES
     carry_over_slots: bool = True
     store_entities_as_slots: bool = True
@@ -94,12 +95,12 @@ class Domain:
         Policies ask for this several times per prediction: the list is built once and rebuilt only when
         the actions, forms or responses it comes from change (a new list is returned each time).
         """
-        source = (tuple(self.actions), tuple(self.forms), tuple(self.responses))
+        source = (tuple(self.actions), tuple(self.forms), tuple(self.responses), tuple(self.action_texts))
         cached = self.__dict__.get("_action_names")
         if cached is None or cached[0] != source:
             names: list[str] = list(DEFAULT_ACTION_NAMES)
             seen = set(names)
-            for name in [*self.actions, *self.forms, *sorted(self.responses)]:
+            for name in [*self.actions, *self.forms, *sorted(self.responses), *self.action_texts]:
                 if name not in seen:
                     names.append(name)
                     seen.add(name)
@@ -133,6 +134,12 @@ class Domain:
             action = f"{UTTER_PREFIX}{intent}"
             if action not in self.actions:
                 self.actions.append(action)
+
+    def add_action_texts(self, texts: list[str]) -> None:
+        """Declare the stories' end-to-end bot texts (``- bot: ...``) as actions, as Rasa's importer does."""
+        for text in texts:
+            if text not in self.action_texts:
+                self.action_texts.append(text)
 
     def is_form(self, name: str) -> bool:
         return name in self.forms
@@ -193,6 +200,7 @@ class Domain:
             "responses": self.responses,
             "actions": actions,
             "forms": {name: form.as_dict() for name, form in self.forms.items()},
+            **({"e2e_actions": list(self.action_texts)} if self.action_texts else {}),
         }
 
     @classmethod
@@ -250,6 +258,7 @@ class Domain:
                 required_slots=[str(s) for s in required],
                 ignored_intents=[str(i) for i in props.get("ignored_intents") or []],
             )
+        domain.action_texts = [str(t) for t in data.get("e2e_actions") or []]
         session = data.get("session_config") or {}
         if "session_expiration_time" in session:
             domain.session_expiration_time = float(session["session_expiration_time"] or 0)

@@ -53,6 +53,7 @@ from bot.constants import (
     INTENT_RESTART,
     SENTIMENT_SLOT,
 )
+from bot.domain import Domain
 from bot.events import EventDict
 from bot.interpreter import parse_payload
 from bot.message_guard import MessageGuard
@@ -185,6 +186,15 @@ def fallback_streak(tracker: DialogueStateTracker) -> int:
     return streak
 
 
+def fill_selected_responses(selector: dict[str, Any], domain: Domain) -> None:
+    """Put the domain's variations of each chosen ``utter_faq/<sub-intent>`` under ``responses`` (Rasa's shape)."""
+    for key, selected in selector.items():
+        response = selected.get("response") if isinstance(selected, dict) else None
+        if key != "all_retrieval_intents" and isinstance(response, dict) and response.get("responses") is None:
+            variations = domain.responses.get(str(response.get("utter_action")))
+            response["responses"] = variations or [{"text": response.get("intent_response_key")}]
+
+
 class MessageProcessor:
     """Runs turns against a tracker store, a lock store and the current agent.
 
@@ -240,6 +250,8 @@ class MessageProcessor:
             with turn_timing.timed("nlu"):
                 result = dict(await asyncio.to_thread(agent.interpreter.parse, text))
         result.setdefault("text", text)
+        if result.get("response_selector"):
+            fill_selected_responses(result["response_selector"], agent.domain)
         return result
 
     # -- trackers ---------------------------------------------------------------------------------

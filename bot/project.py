@@ -11,6 +11,7 @@ from bot.errors import Problem, ProjectError, UserFileError
 from bot.loaders.config_loader import ProjectConfig, parse_config
 from bot.loaders.domain_loader import LoadedDomain, read_domain
 from bot.loaders.training_files import TrainingData, load_training_data
+from bot.training_data import ActionStep
 
 DEFAULT_DOMAIN = "domain.yml"
 DEFAULT_CONFIG = "config.yml"
@@ -73,7 +74,20 @@ def load_project(
     training = load_training_data([p for p in data_paths if p.exists()])
     retrieval_intents = sorted({e.base_intent for e in training.nlu.examples if e.intent != e.base_intent})
     loaded_domain.domain.mark_retrieval_intents(retrieval_intents, _plain_responses(training.responses))
+    loaded_domain.domain.add_action_texts(_bot_texts(training))
     return Project(loaded_domain, project_config, training, problems)
+
+
+def _bot_texts(training: TrainingData) -> list[str]:
+    """Every end-to-end ``bot:`` text of the stories and rules, in file order."""
+    texts: list[str] = []
+    for block in training.stories.stories + training.stories.rules:
+        for step in [*block.condition, *block.steps]:
+            for inner in getattr(step, "alternatives", None) or [step]:
+                text = getattr(inner, "bot_text", None)
+                if isinstance(inner, ActionStep) and not inner.action and text and text not in texts:
+                    texts.append(str(text))
+    return texts
 
 
 def _plain_responses(responses: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

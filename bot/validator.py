@@ -390,7 +390,9 @@ def _rule_points(rule: StoryBlock) -> Iterator[tuple[tuple[str, ...], str, Sourc
         last_action_source: SourcePos | None = None
         for step in path:
             if isinstance(step, ActionStep):
-                yield tuple(tokens), step.action or "", step.source
+                # A rule's leading action is history, not a prediction (Rasa: "after this action, ...").
+                if tokens or rule.conversation_start:
+                    yield tuple(tokens), step.action or "", step.source
                 last_action_source = step.source
             token = _token(step)
             if token:

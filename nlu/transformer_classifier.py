@@ -621,14 +621,11 @@ class KefuTransformerClassifier(Component):
             ]
             key = self.labels.intents[ranked[0]]
             out[base] = {
-                "response": {
-                    "id": None,
+                "response": {  # Rasa 3.6's keys; the bot fills ``responses`` from the domain
                     "responses": None,
-                    "response_templates": None,
                     "confidence": ranking[0]["confidence"],
                     "intent_response_key": key,
                     "utter_action": f"utter_{key}",
-                    "template_name": f"utter_{key}",
                 },
                 "ranking": ranking,
             }

@@ -216,8 +216,10 @@ class _Builder:
             for slot_event in slots_for_entities(event["parse_data"]["entities"], self.domain):
                 self._add(tracker, slot_event, step.source, block)
         elif isinstance(step, ActionStep):
-            if step.action:  # end-to-end ``bot:`` steps carry no action name: nothing to learn
-                self.action(tracker, step.action, step.source, block)
+            # an end-to-end ``bot:`` step is the action of saying its text (Rasa's action_text)
+            name = step.action or step.bot_text
+            if name:
+                self.action(tracker, name, step.source, block)
         elif isinstance(step, SlotStep):
             for name, value in step.slots.items():
                 if value is ANY_SLOT_VALUE:

@@ -17,6 +17,7 @@ from bot.actions.action import (
     ActionDefaultAskAffirmation,
     ActionDefaultAskRephrase,
     ActionDefaultFallback,
+    ActionEndToEndResponse,
     ActionExecutionRejection,
     ActionListen,
     ActionRestart,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from bot.domain import Domain
 
 __all__ = [
-    "Action", "ActionBotResponse", "ActionClient", "ActionEndpoint", "ActionExecutionRejection", "ActionExtractSlots",
+    "Action", "ActionBotResponse", "ActionClient", "ActionEndToEndResponse", "ActionEndpoint", "ActionExecutionRejection", "ActionExtractSlots",
     "ActionHandoff", "ActionNotFoundError", "ActionRetrieveResponse", "ActionServerError", "FormAction", "RemoteAction",
     "TwoStageFallbackAction", "action_for_name", "bot_utterance", "message_of",
 ]
@@ -73,6 +74,8 @@ def action_for_name(name: str, domain: Domain, client: ActionClient | None) -> A
         builtins = builtin_actions(domain, client)
         if name in builtins:
             return builtins[name]
+    if name in domain.action_texts and name not in declared:
+        return ActionEndToEndResponse(name)
     if domain.is_retrieval_action(name):
         return ActionRetrieveResponse(name)
     if name.startswith(UTTER_PREFIX):

@@ -129,6 +129,19 @@ class ActionRetrieveResponse(ActionBotResponse):
         return [bot_utterance(message)]
 
 
+class ActionEndToEndResponse(Action):
+    """Says a story's end-to-end ``bot:`` text as it is (Rasa's ``ActionEndToEndResponse``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def name(self) -> str:
+        return self.text
+
+    async def run(self, output_channel, nlg, tracker, domain):  # type: ignore[no-untyped-def]
+        return [bot_utterance({"text": self.text})]
+
+
 class ActionListen(Action):
     """Waits for the user: no events of its own."""
 

@@ -187,8 +187,13 @@ async def test_retrieval_project_trains_and_answers_each_sub_intent(tmp_path: Pa
     assert selected["intent_response_key"] == "faq/returns"
     assert selected["utter_action"] == "utter_faq/returns"
     assert parsed["response_selector"]["all_retrieval_intents"] == ["faq"]
+    assert set(selected) == {"responses", "confidence", "intent_response_key", "utter_action"}  # Rasa 3.6's keys
+
 
     processor = MessageProcessor(agent, InMemoryTrackerStore(agent.domain), InMemoryLockStore())
+    served = (await processor.parse_message("what is your return policy"))["response_selector"]
+    assert served["default"]["response"]["responses"] == [{"text": "Returns are free within 30 days."}]
+    assert served["faq"]["ranking"][0]["intent_response_key"] == "faq/returns"
     for text, answer in (("how long does shipping take", "Shipping takes 2 to 4 days."),
                          ("can I send my order back", "Returns are free within 30 days.")):
         channel = CollectingOutputChannel()
@@ -212,3 +217,52 @@ def test_spacy_pipeline_trains_with_kefus_encoder_and_says_so(
     assert any(n.startswith("pipeline: SpacyFeaturizer: skipped") for n in notes)
     assert any(n.startswith("pipeline: SpacyEntityExtractor") for n in notes)
     assert agent.interpreter.parse("hello")["intent"]["name"] == "greet"
+
+
+E2E_DOMAIN = """
+version: "3.1"
+intents: [greet, ask_baggage]
+responses:
+  utter_greet:
+  - text: "Hi!"
+"""
+
+E2E_STORIES = """
+version: "3.1"
+stories:
+- story: greet
+  steps:
+  - intent: greet
+  - action: utter_greet
+- story: the baggage allowance, answered with end-to-end bot text
+  steps:
+  - intent: ask_baggage
+  - bot: "You may take one cabin bag of 8 kg."
+"""
+
+
+def _write_e2e_project(root: Path) -> Path:
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "domain.yml").write_text(E2E_DOMAIN)
+    (root / "config.yml").write_text(_config([]))
+    (root / "data" / "stories.yml").write_text(E2E_STORIES)
+    return root
+
+
+async def test_story_bot_text_is_an_action_the_bot_says(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Rasa's end-to-end stories: ``- bot: <text>`` is an action (Rasa's action_text); no NLU data at all."""
+    project = load_project(root=_write_e2e_project(tmp_path))
+    assert project.domain.action_texts == ["You may take one cabin bag of 8 kg."]
+    assert "You may take one cabin bag of 8 kg." in project.domain.action_names
+    assert not [str(p) for p in validate_project(project) if p.is_error]
+    with caplog.at_level(logging.WARNING, logger="bot.model_archive"):
+        result = train_model(project, tmp_path / "models")
+    assert result.trained == ["core"], "with no NLU examples only the dialogue model is trained, as in Rasa"
+    assert "no NLU training examples: only the dialogue model is trained" in caplog.text
+    agent = load_model(result.path)
+    assert agent.domain.action_texts == ["You may take one cabin bag of 8 kg."]
+    processor = MessageProcessor(agent, InMemoryTrackerStore(agent.domain), InMemoryLockStore())
+    for payload, answer in (("/ask_baggage", "You may take one cabin bag of 8 kg."), ("/greet", "Hi!")):
+        channel = CollectingOutputChannel()
+        await processor.handle_message(UserMessage(payload, sender_id=f"traveller {payload}"), channel)
+        assert [m.get("text") for m in channel.messages] == [answer]

@@ -65,9 +65,12 @@ def test_train_command_reports_errors_and_trains(tmp_path: Path, monkeypatch: py
     assert "Trained core" in capsys.readouterr().out
     assert train_cmd.run_core(parser.parse_args([])) == 0
     assert "Nothing changed" in capsys.readouterr().out
-    (root / "data" / "stories.yml").write_text('version: "3.1"\nstories:\n- story: x\n  steps:\n  - intent: nope\n  - action: utter_greet\n')
+    (root / "data" / "stories.yml").write_text('version: "3.1"\nstories:\n- story: x\n  steps:\n  - intent: nope\n'
+                                               '  - action: utter_greet\n  - active_loop: nope_form\n')
     assert train_cmd.run_core(parser.parse_args([])) == 1
-    assert "unknown intent 'nope'" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "warning: unknown intent 'nope'" in out  # a warning, as in Rasa: alone it would not stop training
+    assert "error: unknown form 'nope_form'" in out
 
 
 def test_test_core_writes_rasa_reports_and_marks_the_wrong_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
