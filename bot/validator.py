@@ -8,8 +8,11 @@ them once training starts.
 from __future__ import annotations
 
 import difflib
+import importlib
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.constants import DEFAULT_ACTION_NAMES, REQUESTED_SLOT, UTTER_PREFIX
@@ -266,6 +269,21 @@ class Validator:
         config = self.project.config
         if not config.path:
             return
+        for kind, items, known in (("pipeline component", config.pipeline, known_component_names()),
+                                   ("policy", config.policies, known_policy_names())):
+            for item in items:
+                name = str(item.get("name", ""))
+                if name in known or name.rsplit(".", 1)[-1] in known and kind == "pipeline component":
+                    continue
+                line, col = item.get("_pos", (0, 0))
+                why = import_problem(name, Path(config.path).parent)
+                if why is None:
+                    self.problems.append(Problem(config.path, line, col, WARNING,
+                                                 f"custom {kind} '{name}' is skipped: Kefu runs its own components,"
+                                                 " not Rasa graph components"))
+                else:
+                    self.problems.append(Problem(config.path, line, col, ERROR, f"{kind} '{name}' is neither a Rasa"
+                                                 f" 3.x nor a Kefu {kind}, and {why}"))
         for item in config.policies:
             if item.get("name") == "RulePolicy":
                 name = item.get("core_fallback_action_name")
@@ -467,6 +485,37 @@ def find_contradictions(stories: list[StoryBlock], rules: list[StoryBlock], max_
                     report(point.source, f"{_label(point.block, point.source)} predicts '{point.action}' where"
                            f" {_label(rule, rule.source)} predicts '{action}' (the rule and the story contradict)")
     return problems
+
+
+def known_component_names() -> set[str]:
+    """Every pipeline component name Kefu runs, maps or skips (all of Rasa 3.6's built-ins among them)."""
+    from nlu.registry import COMPONENTS, MAPPED, SKIPPED
+
+    return set(COMPONENTS) | set(MAPPED) | set(SKIPPED)
+
+
+def known_policy_names() -> set[str]:
+    """Every policy name Kefu runs or skips (Rasa 3.6's built-ins among them; removed Rasa 2 ones error at training)."""
+    from policies.ensemble import POLICY_CLASSES, REMOVED_POLICIES, SKIPPED_POLICIES
+
+    return set(POLICY_CLASSES) | set(SKIPPED_POLICIES) | set(REMOVED_POLICIES)
+
+
+def import_problem(name: str, project_root: Path) -> str | None:
+    """Why ``module.Class`` cannot be imported from the project (None when it can), as Rasa would import it."""
+    module_name, _, class_name = name.rpartition(".")
+    if not module_name:
+        return "it is not a 'module.Class' path either"
+    sys.path.insert(0, str(project_root.resolve()))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any failure while importing user code is the answer
+        return f"cannot be imported ({type(exc).__name__}: {exc})"
+    finally:
+        sys.path.remove(str(project_root.resolve()))
+    if not hasattr(module, class_name):
+        return f"module '{module_name}' has no '{class_name}'"
+    return None
 
 
 def validate_project(project: Project) -> list[Problem]:

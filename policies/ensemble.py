@@ -91,6 +91,9 @@ def policy_from_config(item: dict[str, Any]) -> Policy | None:
     if name in REMOVED_POLICIES:
         raise PolicyError(f"policy '{name}' was removed in Rasa 3 and Kefu does not have it: use {REMOVED_POLICIES[name]}")
     cls = POLICY_CLASSES.get(name)
+    if cls is None and "." in name:  # a custom Rasa policy class: ``kefu data validate`` says whether it imports
+        logger.warning("custom policy %s is skipped: Kefu runs its own policies, not Rasa graph components", name)
+        return None
     if cls is None:
         known = ", ".join(sorted(set(POLICY_CLASSES) | set(SKIPPED_POLICIES)))
         raise PolicyError(f"unknown policy '{name}' in config.yml (Kefu knows {known})")

@@ -266,3 +266,21 @@ async def test_story_bot_text_is_an_action_the_bot_says(tmp_path: Path, caplog: 
         channel = CollectingOutputChannel()
         await processor.handle_message(UserMessage(payload, sender_id=f"traveller {payload}"), channel)
         assert [m.get("text") for m in channel.messages] == [answer]
+
+
+def test_custom_components_are_skipped_when_importable_and_an_error_naming_the_line_when_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_retrieval_project(tmp_path, [FAST_TRANSFORMER, {"name": "shop_addons.SentimentBooster"},
+                                              {"name": "missing_module.Nothing"}, {"name": "NoSuchComponent"}])
+    (root / "shop_addons.py").write_text("class SentimentBooster:\n    pass\n")
+    problems = {p.message: p for p in validate_project(load_project(root=root))
+                if p.path.endswith("config.yml")}
+    skipped = problems["custom pipeline component 'shop_addons.SentimentBooster' is skipped: Kefu runs its own"
+                       " components, not Rasa graph components"]
+    assert skipped.severity == "warning"
+    missing = next(p for m, p in problems.items() if "'missing_module.Nothing'" in m)
+    assert missing.severity == "error" and "cannot be imported (ModuleNotFoundError" in missing.message
+    assert (missing.line, missing.col) == (skipped.line + 1, skipped.col)
+    unknown = next(p for m, p in problems.items() if "'NoSuchComponent'" in m)
+    assert unknown.severity == "error" and "is neither a Rasa 3.x nor a Kefu pipeline component" in unknown.message
