@@ -93,10 +93,16 @@ class ActionBotResponse(Action):
         return self._name
 
     async def run(self, output_channel, nlg, tracker, domain):  # type: ignore[no-untyped-def]
-        message = nlg.generate(self.response_name, tracker.slots, output_channel.name())
+        return self.utter(self.response_name, output_channel, nlg, tracker)
+
+    @staticmethod
+    def utter(response_name: str, output_channel: OutputChannel, nlg: TemplatedNLG,
+              tracker: DialogueStateTracker) -> list[EventDict]:
+        """The ``bot`` event saying ``response_name`` (none when the domain has no such response)."""
+        message = nlg.generate(response_name, tracker.slots, output_channel.name())
         if message is None:
             return []
-        message["utter_action"] = self.response_name
+        message["utter_action"] = response_name
         return [bot_utterance(message)]
 
 
@@ -122,11 +128,7 @@ class ActionRetrieveResponse(ActionBotResponse):
         if response_name is None:
             logger.warning("action '%s': the latest message has no response_selector result for it", self.name())
             return []
-        message = nlg.generate(response_name, tracker.slots, output_channel.name())
-        if message is None:
-            return []
-        message["utter_action"] = response_name
-        return [bot_utterance(message)]
+        return self.utter(response_name, output_channel, nlg, tracker)
 
 
 class ActionEndToEndResponse(Action):
