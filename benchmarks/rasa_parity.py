@@ -460,7 +460,10 @@ def markdown(results: dict[str, Any]) -> str:
               "to Kefu's encoder). Problems: what `data validate` printed, errors and warnings. Conv. acc: share of "
               "test stories with every action right (number of test stories). Same reply: share of the held-out "
               "messages that got the same reply texts from both (responses with several variations are picked at "
-              "random by both, so this is a lower bound).", ""]
+              "random by both, so this is a lower bound; where the two NLU models read a message differently the "
+              "replies differ too). REST: no action server runs, so replies that call a custom action fail in "
+              "both; Kefu retries a refused connection (`connect_retries`, `retry_delay` in endpoints.yml) where "
+              "Rasa gives up at once, which makes such assistants (reminderbot) slower in Kefu here.", ""]
     s = results.get("summary") or {}
     lines += ["## Summary", "", "```json", json.dumps(s, indent=2), "```", ""]
     return "\n".join(lines)
