@@ -159,7 +159,8 @@ def train_model(
     :param force: retrain even unchanged parts
     :param trainers: part name → function(project, target_dir, seed) (tests; default: the real ones)
     """
-    trainers_given = trainers
+    # Rasa: "No NLU data present. Just a Rasa Core model will be trained." (a test's own trainer still runs)
+    no_nlu_data = not project.training.nlu.examples and "nlu" not in (trainers or {})
     trainers = {"nlu": _default_nlu_trainer, "core": _default_core_trainer, **(trainers or {})}
     out = Path(out)
     new_fp = fingerprint(project)
@@ -189,8 +190,7 @@ def train_model(
             if reusable(part):
                 shutil.copytree(before, staging / name_of_dir)  # type: ignore[arg-type]
                 result.reused.append(part)
-            elif part == "nlu" and part in parts and not project.training.nlu.examples and "nlu" not in (trainers_given or {}):
-                # Rasa: "No NLU data present. Just a Rasa Core model will be trained."
+            elif part == "nlu" and part in parts and no_nlu_data:
                 logger.warning("no NLU training examples: only the dialogue model is trained"
                                " (the bot understands /intent payloads only)")
             elif part in parts:

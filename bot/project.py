@@ -82,11 +82,9 @@ def _bot_texts(training: TrainingData) -> list[str]:
     """Every end-to-end ``bot:`` text of the stories and rules, in file order."""
     texts: list[str] = []
     for block in training.stories.stories + training.stories.rules:
-        for step in [*block.condition, *block.steps]:
-            for inner in getattr(step, "alternatives", None) or [step]:
-                text = getattr(inner, "bot_text", None)
-                if isinstance(inner, ActionStep) and not inner.action and text and text not in texts:
-                    texts.append(str(text))
+        for step in block.steps:  # ``or`` alternatives and conditions hold no bot steps
+            if isinstance(step, ActionStep) and not step.action and step.bot_text and step.bot_text not in texts:
+                texts.append(step.bot_text)
     return texts
 
 

@@ -223,7 +223,7 @@ class Validator:
                             self._add(step.source, WARNING, f"unknown entity '{entity.get('entity')}' in {label}"
                                       f"{_did_you_mean(str(entity.get('entity')), domain.entities)}")
                 elif isinstance(step, ActionStep) and step.action:
-                    if step.action not in actions and not domain.is_retrieval_action(step.action):
+                    if step.action not in actions:
                         if step.action.startswith(UTTER_PREFIX):
                             severity = WARNING  # Rasa: "not a valid utterance action", a warning
                             message = f"action '{step.action}' in {label} has no response in the domain"
@@ -273,7 +273,9 @@ class Validator:
                                    ("policy", config.policies, known_policy_names())):
             for item in items:
                 name = str(item.get("name", ""))
-                if name in known or name.rsplit(".", 1)[-1] in known and kind == "pipeline component":
+                # pipeline components may be named by a dotted path (nlu.registry reads the last part)
+                lookup = name.rsplit(".", 1)[-1] if kind == "pipeline component" else name
+                if lookup in known:
                     continue
                 line, col = item.get("_pos", (0, 0))
                 why = import_problem(name, Path(config.path).parent)
