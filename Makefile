@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch is pinned: 2.13.0 takes the CPU wheel from local disk (plain `torch` pulls a CUDA build)
 	$(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,zh]"
 	touch $(STAMP)
 
 install: $(STAMP)

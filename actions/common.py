@@ -1,18 +1,15 @@
-"""Helpers shared by the actions: who the shopper is, idempotency keys, dates, the "backend down" reply."""
+"""Helpers shared by the actions: who the shopper is, idempotency keys, prices, the "backend down" reply."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.constants import (
-    INTENT_GOODBYE,
-    INTENT_HUMAN,
     METADATA_CUSTOMER_ID,
     METADATA_EMAIL,
     METADATA_PHONE,
@@ -20,16 +17,14 @@ from actions.constants import (
     SLOT_EMAIL,
     SLOT_ORDER_ID,
     SLOT_PHONE,
+    UTTER_BACKEND_UNAVAILABLE,
 )
+from actions.i18n import EN, system
 
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
 _EMAIL = re.compile(r"^[^@\s'\";<>()]+@[^@\s'\";<>()]+\.[A-Za-z]{2,}$")
-
-HUMAN_BUTTONS = [
-    {"title": "Talk to a person", "payload": INTENT_HUMAN},
-    {"title": "I'll try again later", "payload": INTENT_GOODBYE},
-]
-
+# Non-ASCII text stuck to either end of an email ("邮箱是wang.lei@example.com。"): Chinese has no spaces.
+_AROUND_EMAIL = re.compile(r"^[^\x00-\x7f]+|[^\x00-\x7f]+$")
 
 def parse_order_id(value: Any) -> str | None:
     """"a12345", "#A12345", "order A-12345" -> "A12345"; anything else (SQL included) -> None."""
@@ -40,9 +35,10 @@ def parse_order_id(value: Any) -> str | None:
 
 
 def parse_email(value: Any) -> str | None:
+    """"Mia.K@gmail.com" -> "mia.k@gmail.com"; Chinese words around it are dropped ("邮箱是a@b.cn。" -> "a@b.cn")."""
     if not isinstance(value, str):
         return None
-    email = value.strip().strip(".,;").lower()
+    email = _AROUND_EMAIL.sub("", value.strip()).strip(".,;").lower()
     return email if len(email) <= 254 and _EMAIL.match(email) else None
 
 
@@ -84,21 +80,10 @@ def idempotency_key(tracker: Tracker, action: str, *parts: str) -> str:
     return f"kefu-{action}-{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
 
-def offer_human(dispatcher: CollectingDispatcher, what: str) -> None:
-    """The polite reply when a backend is down: say so, and offer a person."""
-    dispatcher.utter_message(
-        text=(f"I'm sorry, I can't reach our {what} right now, so I can't do this for you at the moment. "
-              "Would you like me to connect you with a colleague from our team? Or you can try again in a few minutes."),
-        buttons=HUMAN_BUTTONS,
-    )
-
-
-def day(iso: str | None) -> str:
-    """"2026-11-27T20:15:41Z" -> "Fri 27 Nov"."""
-    if not iso:
-        return "an unknown date"
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return moment.strftime("%a %d %b").replace(" 0", " ")
+def offer_human(dispatcher: CollectingDispatcher, what: str, lang: str = EN) -> None:
+    """The polite reply when a backend is down: say so, and offer a person (``utter_backend_unavailable``, whose
+    buttons are "Talk to a person" and "I'll try again later")."""
+    dispatcher.utter_message(response=UTTER_BACKEND_UNAVAILABLE, system=system(what, lang))
 
 
 def price(amount: float, currency: str = "USD") -> str:

@@ -16,7 +16,17 @@ from rasa_sdk.types import DomainDict
 
 from actions.clients import BackendRejected, BackendUnavailable, OrdersClient
 from actions.common import parse_email, parse_order_id
-from actions.constants import SLOT_EMAIL, SLOT_NEW_ADDRESS, SLOT_ORDER_ID, SLOT_RETURN_REASON
+from actions.constants import (
+    SLOT_EMAIL,
+    SLOT_NEW_ADDRESS,
+    SLOT_ORDER_ID,
+    SLOT_RETURN_REASON,
+    UTTER_ADDRESS_INCOMPLETE,
+    UTTER_INVALID_EMAIL,
+    UTTER_INVALID_ORDER_ID,
+    UTTER_ORDER_EMAIL_MISMATCH,
+    UTTER_RETURN_REASON_TOO_SHORT,
+)
 
 
 class _OrderFormValidation(FormValidationAction):
@@ -30,8 +40,7 @@ class _OrderFormValidation(FormValidationAction):
                                 domain: DomainDict) -> dict[str, Any]:
         oid = parse_order_id(value)
         if oid is None:
-            dispatcher.utter_message(text="That doesn't look like an order number. It's an A followed by five "
-                                          "digits, like A12345.")
+            dispatcher.utter_message(response=UTTER_INVALID_ORDER_ID)
             return {SLOT_ORDER_ID: None}
         email = parse_email(tracker.get_slot(SLOT_EMAIL))
         if email and not await self._belongs(oid, email, dispatcher):
@@ -42,7 +51,7 @@ class _OrderFormValidation(FormValidationAction):
                              domain: DomainDict) -> dict[str, Any]:
         email = parse_email(value)
         if email is None:
-            dispatcher.utter_message(text="Hmm, that doesn't look like an email address. Could you type it again?")
+            dispatcher.utter_message(response=UTTER_INVALID_EMAIL)
             return {SLOT_EMAIL: None}
         oid = parse_order_id(tracker.get_slot(SLOT_ORDER_ID))
         if oid and not await self._belongs(oid, email, dispatcher):
@@ -58,8 +67,7 @@ class _OrderFormValidation(FormValidationAction):
         except BackendRejected as exc:
             if exc.code != "order_not_found":
                 return True
-            dispatcher.utter_message(text=f"I couldn't find an order {oid} under that email address. Let's try "
-                                          "again: what's your order number?")
+            dispatcher.utter_message(response=UTTER_ORDER_EMAIL_MISMATCH, order_id=oid)
             return False
         return True
 
@@ -82,7 +90,7 @@ class ValidateReturnForm(_OrderFormValidation):
                                domain: DomainDict) -> dict[str, Any]:
         reason = " ".join(str(value or "").split())
         if len(reason) < 3:
-            dispatcher.utter_message(text="Could you tell me a little more about why you're returning it?")
+            dispatcher.utter_message(response=UTTER_RETURN_REASON_TOO_SHORT)
             return {SLOT_RETURN_REASON: None}
         return {SLOT_RETURN_REASON: reason[:300]}
 
@@ -95,6 +103,6 @@ class ValidateAddressForm(_OrderFormValidation):
                              domain: DomainDict) -> dict[str, Any]:
         address = " ".join(str(value or "").split())
         if len(address) < 8 or not any(ch.isdigit() for ch in address) or len(address) > 300:
-            dispatcher.utter_message(text="I need the full address: street and house number, postcode and city.")
+            dispatcher.utter_message(response=UTTER_ADDRESS_INCOMPLETE)
             return {SLOT_NEW_ADDRESS: None}
         return {SLOT_NEW_ADDRESS: address}

@@ -1,8 +1,10 @@
 """Order actions: check status, cancel, start a return, refund status, change the delivery address.
 
 Each one reads the order id and the shopper's email/phone from the tracker, calls the order service, and
-answers in plain words. A wrong email/phone gets the same reply as an unknown order (the backend makes them
-indistinguishable); a backend that is down gets an apology and an offer of a human, never an error.
+answers in plain words: a domain response (English, with a Chinese variation for the ``language`` slot) whose
+placeholders it fills in the shopper's language. A wrong email/phone gets the same reply as an unknown order (the
+backend makes them indistinguishable); a backend that is down gets an apology and an offer of a human, never an
+error.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.clients import BackendRejected, BackendUnavailable, OrdersClient
-from actions.common import HUMAN_BUTTONS, credentials, day, idempotency_key, offer_human, order_id, price
+from actions.common import credentials, idempotency_key, offer_human, order_id, price
 from actions.constants import (
     SLOT_CONFIRM_CANCEL,
     SLOT_EMAIL,
@@ -24,56 +26,94 @@ from actions.constants import (
     SLOT_ORDER_ID,
     SLOT_ORDER_STATUS,
     SLOT_RETURN_REASON,
+    UTTER_ADDRESS_ALREADY_SHIPPED,
+    UTTER_ADDRESS_CHANGE_FAILED,
+    UTTER_ADDRESS_CHANGED,
+    UTTER_ADDRESS_INVALID,
+    UTTER_ALREADY_CANCELLED,
+    UTTER_ALREADY_RETURNED,
     UTTER_ASK_EMAIL,
+    UTTER_CANCEL_DECLINED,
+    UTTER_CANCEL_FAILED,
+    UTTER_CANNOT_CANCEL,
+    UTTER_NO_REFUND,
+    UTTER_ORDER_CANCELLED,
+    UTTER_ORDER_CANCELLED_REFUND,
+    UTTER_ORDER_LOOKUP_FAILED,
+    UTTER_ORDER_NOT_FOUND,
     UTTER_ORDER_STATUS,
+    UTTER_REFUND_AWAITING_RETURN,
+    UTTER_REFUND_CHECK_FAILED,
+    UTTER_REFUND_COMPLETED,
+    UTTER_REFUND_IN_PROGRESS,
+    UTTER_RETURN_ALREADY_OPEN,
+    UTTER_RETURN_FAILED,
+    UTTER_RETURN_NOT_DELIVERED,
+    UTTER_RETURN_ORDER_CANCELLED,
+    UTTER_RETURN_STARTED,
+    UTTER_RETURN_WINDOW_CLOSED,
+    UTTER_WHICH_ORDER,
 )
+from actions.i18n import EN, day, language, method, phrase, state, tracking_event
 
 ORDER_SYSTEM = "order system"
 
+# The order service's conflict codes for a return, and the reply each one gets.
+RETURN_REPLIES = {
+    "return_window_closed": UTTER_RETURN_WINDOW_CLOSED,
+    "not_delivered": UTTER_RETURN_NOT_DELIVERED,
+    "return_already_open": UTTER_RETURN_ALREADY_OPEN,
+    "already_returned": UTTER_ALREADY_RETURNED,
+    "order_cancelled": UTTER_RETURN_ORDER_CANCELLED,
+}
 
-def status_summary(order: dict[str, Any]) -> str:
-    """One or two sentences about where an order is (the ``order_status`` slot)."""
+
+def status_summary(order: dict[str, Any], lang: str = EN) -> str:
+    """One or two sentences about where an order is (the ``order_status`` placeholder of ``utter_order_status``),
+    in the shopper's language."""
     status = order["status"]
     shipment = order.get("shipment") or {}
     if status == "placed":
-        return f"received on {day(order['placed_at'])}; we're waiting for the payment to be confirmed."
+        return phrase(lang, "status_placed", date=day(order["placed_at"], lang))
     if status == "paid":
-        return ("paid and being packed; it should ship within a day. You can still change the delivery address "
-                "or cancel it.")
+        return phrase(lang, "status_paid")
     if status == "shipped":
         events = shipment.get("events") or []
         latest = events[-1] if events else None
-        text = (f"on its way with {shipment.get('carrier')} (tracking number {shipment.get('tracking_number')}: "
-                f"{shipment.get('tracking_url')}).")
+        text = phrase(lang, "status_shipped", carrier=shipment.get("carrier"),
+                      tracking_number=shipment.get("tracking_number"), tracking_url=shipment.get("tracking_url"))
         if latest:
-            text += f" Latest update: {latest['description']} ({latest['location']}, {day(latest['at'])})."
+            description, location = tracking_event(latest, lang)
+            text += phrase(lang, "status_latest", description=description, location=location,
+                           date=day(latest["at"], lang))
         if shipment.get("delayed"):
-            text += (f" It was due on {day(shipment.get('estimated_delivery'))} and is running late. "
-                     "I'm sorry about that!")
+            text += phrase(lang, "status_late", date=day(shipment.get("estimated_delivery"), lang))
         else:
-            text += f" Expected delivery: {day(shipment.get('estimated_delivery'))}."
+            text += phrase(lang, "status_eta", date=day(shipment.get("estimated_delivery"), lang))
         return text
     if status == "delivered":
         policy = order.get("return_policy") or {}
-        text = f"delivered on {day(order.get('delivered_at'))}."
+        text = phrase(lang, "status_delivered", date=day(order.get("delivered_at"), lang))
         if policy.get("eligible"):
-            text += f" You can return it until {day(policy.get('deadline'))}."
+            text += phrase(lang, "status_returnable", date=day(policy.get("deadline"), lang))
         return text
     if status == "returned":
         refunds = order.get("refunds") or []
-        return "returned" + (f"; your refund is {refunds[-1]['status']}." if refunds else ".")
+        return phrase(lang, "status_returned") + (
+            phrase(lang, "status_returned_refund", refund_status=state(refunds[-1]["status"], lang)) if refunds
+            else phrase(lang, "status_end"))
     if status == "cancelled":
         refunds = order.get("refunds") or []
-        return f"cancelled on {day(order.get('cancelled_at'))}" + (
-            f"; your refund of {price(refunds[-1]['amount'])} is {refunds[-1]['status']}." if refunds else ".")
-    return status
+        return phrase(lang, "status_cancelled", date=day(order.get("cancelled_at"), lang)) + (
+            phrase(lang, "status_cancelled_refund", amount=price(refunds[-1]["amount"]),
+                   refund_status=state(refunds[-1]["status"], lang)) if refunds
+            else phrase(lang, "status_end"))
+    return state(status, lang)
 
 
 def not_found(dispatcher: CollectingDispatcher, oid: str) -> list[EventType]:
     """Unknown order or wrong email/phone: ask again, without saying which of the two it was."""
-    dispatcher.utter_message(
-        text=(f"I couldn't find an order {oid} with that email address or phone number. Could you double-check "
-              "both? Order numbers look like A12345."))
+    dispatcher.utter_message(response=UTTER_ORDER_NOT_FOUND, order_id=oid)
     return [SlotSet(SLOT_ORDER_ID, None), SlotSet(SLOT_EMAIL, None)]
 
 
@@ -88,7 +128,7 @@ class _OrderAction(Action, ABC):
         oid = order_id(tracker)
         email, phone = credentials(tracker)
         if oid is None:
-            dispatcher.utter_message(text="Which order is it about? Order numbers look like A12345.")
+            dispatcher.utter_message(response=UTTER_WHICH_ORDER)
             return None
         if not email and not phone:
             dispatcher.utter_message(response=UTTER_ASK_EMAIL)
@@ -105,17 +145,18 @@ class ActionCheckOrderStatus(_OrderAction):
         if inputs is None:
             return []
         oid, email, phone = inputs
+        lang = language(tracker)
         try:
             order = await OrdersClient.from_settings().get_order(oid, email, phone)
         except BackendUnavailable:
-            offer_human(dispatcher, ORDER_SYSTEM)
+            offer_human(dispatcher, ORDER_SYSTEM, lang)
             return [SlotSet(SLOT_ORDER_STATUS, None)]
         except BackendRejected as exc:
             if exc.code == "order_not_found":
                 return not_found(dispatcher, oid)
-            dispatcher.utter_message(text=f"I couldn't look up order {oid}: {exc.message}")
+            dispatcher.utter_message(response=UTTER_ORDER_LOOKUP_FAILED, order_id=oid, reason=exc.message)
             return []
-        summary = status_summary(order)
+        summary = status_summary(order, lang)
         dispatcher.utter_message(response=UTTER_ORDER_STATUS, order_id=oid, order_status=summary)
         return [SlotSet(SLOT_ORDER_STATUS, order["status"])]
 
@@ -129,36 +170,36 @@ class ActionCancelOrder(_OrderAction):
         if inputs is None:
             return []
         oid, email, phone = inputs
+        lang = language(tracker)
         if tracker.get_slot(SLOT_CONFIRM_CANCEL) is False:
-            dispatcher.utter_message(text=f"Okay, I haven't touched order {oid}; it stays as it is.")
+            dispatcher.utter_message(response=UTTER_CANCEL_DECLINED, order_id=oid)
             return [SlotSet(SLOT_CONFIRM_CANCEL, None)]
         key = idempotency_key(tracker, self.name(), oid)
         try:
             result = await OrdersClient.from_settings().cancel(oid, email, phone, key, reason="requested in chat")
         except BackendUnavailable:
-            offer_human(dispatcher, ORDER_SYSTEM)
+            offer_human(dispatcher, ORDER_SYSTEM, lang)
             return [SlotSet(SLOT_CONFIRM_CANCEL, None)]
         except BackendRejected as exc:
             events: list[EventType] = [SlotSet(SLOT_CONFIRM_CANCEL, None)]
             if exc.code == "order_not_found":
                 return events + not_found(dispatcher, oid)
             if exc.code == "already_cancelled":
-                dispatcher.utter_message(text=f"Order {oid} is already cancelled; there's nothing more to do.")
+                dispatcher.utter_message(response=UTTER_ALREADY_CANCELLED, order_id=oid)
                 return events + [SlotSet(SLOT_ORDER_STATUS, "cancelled")]
             if exc.code == "not_cancellable":
                 status = exc.details.get("status", "shipped")
-                dispatcher.utter_message(
-                    text=(f"Order {oid} has already {status}, so I can't cancel it anymore. Once it has arrived you "
-                          "can send it back: just tell me you'd like to return it."))
+                dispatcher.utter_message(response=UTTER_CANNOT_CANCEL, order_id=oid, status=state(status, lang))
                 return events + [SlotSet(SLOT_ORDER_STATUS, status)]
-            dispatcher.utter_message(text=f"I couldn't cancel order {oid}: {exc.message}")
+            dispatcher.utter_message(response=UTTER_CANCEL_FAILED, order_id=oid, reason=exc.message)
             return events
         refund = result.get("refund")
-        text = f"Done: order {oid} is cancelled."
         if refund:
-            text += (f" Your refund of {price(refund['amount'])} goes back to your {refund['method']} "
-                     f"by {day(refund.get('expected_by'))}.")
-        dispatcher.utter_message(text=text)
+            dispatcher.utter_message(response=UTTER_ORDER_CANCELLED_REFUND, order_id=oid,
+                                     amount=price(refund["amount"]), method=method(refund["method"], lang),
+                                     date=day(refund.get("expected_by"), lang))
+        else:
+            dispatcher.utter_message(response=UTTER_ORDER_CANCELLED, order_id=oid)
         return [SlotSet(SLOT_ORDER_STATUS, "cancelled"), SlotSet(SLOT_CONFIRM_CANCEL, None)]
 
 
@@ -171,36 +212,31 @@ class ActionStartReturn(_OrderAction):
         if inputs is None:
             return []
         oid, email, phone = inputs
+        lang = language(tracker)
         reason = str(tracker.get_slot(SLOT_RETURN_REASON) or "").strip() or "not specified"
         key = idempotency_key(tracker, self.name(), oid, reason)
         try:
             result = await OrdersClient.from_settings().start_return(oid, email, phone, reason, key)
         except BackendUnavailable:
-            offer_human(dispatcher, ORDER_SYSTEM)
+            offer_human(dispatcher, ORDER_SYSTEM, lang)
             return []
         except BackendRejected as exc:
             if exc.code == "order_not_found":
                 return not_found(dispatcher, oid)
-            replies = {
-                "return_window_closed": f"I'm sorry, the return window for order {oid} has closed "
-                                        f"({exc.message.split('closed on ')[-1].rstrip('.')}). A colleague can check "
-                                        "whether a warranty claim is possible.",
-                "not_delivered": f"Order {oid} hasn't arrived yet, so it can't be returned. If it hasn't shipped, "
-                                 "I can cancel it instead.",
-                "return_already_open": f"There's already an open return for order {oid}; you'll get the refund "
-                                       "once we receive the parcel.",
-                "already_returned": f"Order {oid} has already been returned.",
-                "order_cancelled": f"Order {oid} was cancelled, so there's nothing to send back.",
-            }
-            buttons = HUMAN_BUTTONS[:1] if exc.code == "return_window_closed" else None
-            dispatcher.utter_message(text=replies.get(exc.code, f"I couldn't start the return: {exc.message}"),
-                                     buttons=buttons)
+            if exc.code == "return_window_closed":
+                deadline = exc.details.get("deadline")
+                closed_on = (day(deadline, lang) if deadline and lang != EN
+                             else exc.message.split("closed on ")[-1].rstrip("."))
+                dispatcher.utter_message(response=UTTER_RETURN_WINDOW_CLOSED, order_id=oid, closed_on=closed_on)
+            elif exc.code in RETURN_REPLIES:
+                dispatcher.utter_message(response=RETURN_REPLIES[exc.code], order_id=oid)
+            else:
+                dispatcher.utter_message(response=UTTER_RETURN_FAILED, order_id=oid, reason=exc.message)
             return []
         request = result["return"]
-        dispatcher.utter_message(
-            text=(f"Your return for order {oid} is open (return number {request['return_id']}). Print your free "
-                  f"label here: {request['label_url']} and drop the parcel off by {day(request['drop_off_by'])}. "
-                  f"Your refund of {price(request['refund_amount'])} follows as soon as we receive it."))
+        dispatcher.utter_message(response=UTTER_RETURN_STARTED, order_id=oid, return_id=request["return_id"],
+                                 label_url=request["label_url"], date=day(request["drop_off_by"], lang),
+                                 amount=price(request["refund_amount"]))
         return [SlotSet(SLOT_ORDER_STATUS, "return requested")]
 
 
@@ -213,32 +249,35 @@ class ActionRefundStatus(_OrderAction):
         if inputs is None:
             return []
         oid, email, phone = inputs
+        lang = language(tracker)
         try:
             result = await OrdersClient.from_settings().refund_status(oid, email, phone)
         except BackendUnavailable:
-            offer_human(dispatcher, ORDER_SYSTEM)
+            offer_human(dispatcher, ORDER_SYSTEM, lang)
             return []
         except BackendRejected as exc:
             if exc.code == "order_not_found":
                 return not_found(dispatcher, oid)
-            dispatcher.utter_message(text=f"I couldn't check the refund for order {oid}: {exc.message}")
+            dispatcher.utter_message(response=UTTER_REFUND_CHECK_FAILED, order_id=oid, reason=exc.message)
             return []
         refunds = result.get("refunds") or []
         if refunds:
             refund = refunds[-1]
+            amount, to = price(refund["amount"]), method(refund["method"], lang)
             if refund["status"] == "completed":
-                text = (f"Your refund of {price(refund['amount'])} for order {oid} was paid back to your "
-                        f"{refund['method']} on {day(refund['completed_at'])}.")
+                dispatcher.utter_message(response=UTTER_REFUND_COMPLETED, order_id=oid, amount=amount, method=to,
+                                         date=day(refund["completed_at"], lang))
             else:
-                text = (f"Your refund of {price(refund['amount'])} for order {oid} is {refund['status']}; it should "
-                        f"reach your {refund['method']} by {day(refund.get('expected_by'))}.")
+                dispatcher.utter_message(response=UTTER_REFUND_IN_PROGRESS, order_id=oid, amount=amount, method=to,
+                                         refund_status=state(refund["status"], lang),
+                                         date=day(refund.get("expected_by"), lang))
         elif result.get("open_return"):
             open_return = result["open_return"]
-            text = (f"We haven't received your return for order {oid} yet (return {open_return['return_id']}). "
-                    f"The refund of {price(open_return['refund_amount'])} is issued as soon as it arrives.")
+            dispatcher.utter_message(response=UTTER_REFUND_AWAITING_RETURN, order_id=oid,
+                                     return_id=open_return["return_id"], amount=price(open_return["refund_amount"]))
         else:
-            text = f"There's no refund on order {oid}: it is {result['order_status']}."
-        dispatcher.utter_message(text=text)
+            dispatcher.utter_message(response=UTTER_NO_REFUND, order_id=oid,
+                                     status=state(result["order_status"], lang))
         return [SlotSet(SLOT_ORDER_STATUS, result["order_status"])]
 
 
@@ -251,27 +290,25 @@ class ActionChangeAddress(_OrderAction):
         if inputs is None:
             return []
         oid, email, phone = inputs
+        lang = language(tracker)
         address = str(tracker.get_slot(SLOT_NEW_ADDRESS) or "").strip()
         key = idempotency_key(tracker, self.name(), oid, address)
         try:
             result = await OrdersClient.from_settings().change_address(oid, email, phone, address, key)
         except BackendUnavailable:
-            offer_human(dispatcher, ORDER_SYSTEM)
+            offer_human(dispatcher, ORDER_SYSTEM, lang)
             return []
         except BackendRejected as exc:
             if exc.code == "order_not_found":
                 return not_found(dispatcher, oid)
             if exc.code == "already_shipped":
-                dispatcher.utter_message(
-                    text=(f"Order {oid} has already {exc.details.get('status', 'shipped')}, so I can't change the "
-                          "address from here. A colleague can ask the carrier to redirect it."),
-                    buttons=HUMAN_BUTTONS[:1])
+                dispatcher.utter_message(response=UTTER_ADDRESS_ALREADY_SHIPPED, order_id=oid,
+                                         status=state(exc.details.get("status", "shipped"), lang))
                 return []
             if exc.code == "invalid_address":
-                dispatcher.utter_message(text="That address looks incomplete. Please give me the street and house "
-                                              "number, the postcode and the city.")
+                dispatcher.utter_message(response=UTTER_ADDRESS_INVALID)
                 return [SlotSet(SLOT_NEW_ADDRESS, None), FollowupAction("address_form")]
-            dispatcher.utter_message(text=f"I couldn't change the address: {exc.message}")
+            dispatcher.utter_message(response=UTTER_ADDRESS_CHANGE_FAILED, order_id=oid, reason=exc.message)
             return []
-        dispatcher.utter_message(text=f"Done: order {oid} will now be delivered to {result['shipping_address']}.")
+        dispatcher.utter_message(response=UTTER_ADDRESS_CHANGED, order_id=oid, address=result["shipping_address"])
         return [SlotSet(SLOT_ORDER_STATUS, result["status"])]

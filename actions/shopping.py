@@ -1,4 +1,8 @@
-"""Shopping advice: ``action_recommend_products`` and ``action_product_info`` (recommendation service)."""
+"""Shopping advice: ``action_recommend_products`` and ``action_product_info`` (recommendation service).
+
+The recommendation list is built per pick (a line and a button each), so its fixed words come from
+``actions.i18n.PHRASES`` in the shopper's language; every other reply is a domain response.
+"""
 
 from __future__ import annotations
 
@@ -18,24 +22,41 @@ from actions.constants import (
     SLOT_CATEGORY,
     SLOT_COLOR,
     SLOT_PRODUCT,
+    UTTER_PRODUCT_INFO,
+    UTTER_PRODUCT_LOOKUP_FAILED,
+    UTTER_PRODUCT_NOT_FOUND,
+    UTTER_RECO_FAILED,
+    UTTER_RECO_NOTHING_FOUND,
+    UTTER_WHICH_PRODUCT,
 )
+from actions.i18n import EN, category, color, language, phrase, wish
 
 RECO_SYSTEM = "product recommendations"
 
 
-def _context(tracker: Tracker) -> str:
-    """What the shopper asked for, from the slots and the latest message's entities."""
+def _wishes(tracker: Tracker) -> list[str]:
+    """What the shopper asked for, from the slots (the NLU's canonical English values)."""
     parts = []
     for slot in (SLOT_COLOR, SLOT_BRAND, SLOT_CATEGORY, SLOT_PRODUCT):
         value = tracker.get_slot(slot)
         if isinstance(value, str) and value.strip():
             parts.append(value.strip())
-    return " ".join(dict.fromkeys(parts))
+    return list(dict.fromkeys(parts))
 
 
-def _ask_button(item: dict[str, Any]) -> dict[str, str]:
+def _context(tracker: Tracker) -> str:
+    """The request context the recommendation service parses ("black Nike running shoes")."""
+    return " ".join(_wishes(tracker))
+
+
+def _shown_context(tracker: Tracker, lang: str) -> str:
+    """The same wishes as the shopper reads them back ("黑色 Nike 跑鞋" in Chinese)."""
+    return " ".join(dict.fromkeys(wish(part, lang) for part in _wishes(tracker))) if lang != EN else _context(tracker)
+
+
+def _ask_button(item: dict[str, Any], lang: str = EN) -> dict[str, str]:
     payload = json.dumps({"product": item["title"]})
-    return {"title": f"More about {item['title']}", "payload": f"/product_question{payload}"}
+    return {"title": phrase(lang, "reco_button", title=item["title"]), "payload": f"/product_question{payload}"}
 
 
 class ActionRecommendProducts(Action):
@@ -46,24 +67,26 @@ class ActionRecommendProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         context = _context(tracker)
+        lang = language(tracker)
+        shown = _shown_context(tracker, lang)
         try:
             result = await RecommendClient.from_settings().recommend(shopper_id(tracker), RECOMMENDATIONS_SHOWN,
                                                                      context)
         except BackendUnavailable:
-            offer_human(dispatcher, RECO_SYSTEM)
+            offer_human(dispatcher, RECO_SYSTEM, lang)
             return []
         except BackendRejected as exc:
-            dispatcher.utter_message(text=f"I couldn't look for products: {exc.message}")
+            dispatcher.utter_message(response=UTTER_RECO_FAILED, reason=exc.message)
             return []
         items = result.get("items") or []
         if not items:
-            dispatcher.utter_message(text=f"I couldn't find anything for \"{context}\" right now. Could you tell me "
-                                          "a bit more about what you're looking for?")
+            dispatcher.utter_message(response=UTTER_RECO_NOTHING_FOUND, context=shown)
             return []
-        lines = [f"{n}. {item['pitch']}" + ("" if item["in_stock"] else " (back in stock soon)")
+        lines = [phrase(lang, "reco_line", n=n, pitch=item["pitch"])
+                 + ("" if item["in_stock"] else phrase(lang, "reco_back_soon"))
                  for n, item in enumerate(items, 1)]
-        intro = f"Here's what I'd suggest for \"{context}\":" if context else "Here are my picks for you:"
-        dispatcher.utter_message(text="\n".join([intro, *lines]), buttons=[_ask_button(i) for i in items])
+        intro = phrase(lang, "reco_intro_for", context=shown) if context else phrase(lang, "reco_intro")
+        dispatcher.utter_message(text="\n".join([intro, *lines]), buttons=[_ask_button(i, lang) for i in items])
         dispatcher.utter_message(json_message={"recommendations": items, "strategy": result.get("strategy")})
         # A known product slot lets a follow-up "tell me more" go straight to the first pick.
         events: list[EventType] = []
@@ -81,28 +104,31 @@ class ActionProductInfo(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         entity = next(tracker.get_latest_entity_values(SLOT_PRODUCT), None)
         query = str(entity or tracker.get_slot(SLOT_PRODUCT) or tracker.get_slot(SLOT_CATEGORY) or "").strip()
+        lang = language(tracker)
         if not query:
-            dispatcher.utter_message(text="Which product would you like to know about?")
+            dispatcher.utter_message(response=UTTER_WHICH_PRODUCT)
             return []
         try:
             result = await RecommendClient.from_settings().search(query, k=1)
         except BackendUnavailable:
-            offer_human(dispatcher, "product catalog")
+            offer_human(dispatcher, "product catalog", lang)
             return []
         except BackendRejected as exc:
-            dispatcher.utter_message(text=f"I couldn't look that up: {exc.message}")
+            dispatcher.utter_message(response=UTTER_PRODUCT_LOOKUP_FAILED, reason=exc.message)
             return []
         items = result.get("items") or []
         if not items:
-            dispatcher.utter_message(text=f"I couldn't find \"{query}\" in our shop. Could you give me the full "
-                                          "product name?")
+            dispatcher.utter_message(response=UTTER_PRODUCT_NOT_FOUND, query=wish(query, lang))
             return []
         item = items[0]
-        text = f"The {item['title']} ({item['category']}) costs {price(item['price'])}: {item['features']}."
+        details = ""
         if item.get("colors"):
-            text += f" Colors: {', '.join(item['colors'])}."
+            colors = phrase(lang, "list_separator").join(color(c, lang) for c in item["colors"])
+            details += phrase(lang, "product_colors", colors=colors)
         if item.get("sizes"):
-            text += f" Sizes {item['sizes'][0]} to {item['sizes'][-1]}."
-        text += " In stock and ready to ship." if item.get("in_stock", 0) > 0 else " Currently out of stock."
-        dispatcher.utter_message(text=text)
+            details += phrase(lang, "product_sizes", first=item["sizes"][0], last=item["sizes"][-1])
+        details += phrase(lang, "product_in_stock" if item.get("in_stock", 0) > 0 else "product_out_of_stock")
+        dispatcher.utter_message(response=UTTER_PRODUCT_INFO, title=item["title"],
+                                 category=category(item["category"], lang), price=price(item["price"]),
+                                 features=item["features"], details=details)
         return [SlotSet(SLOT_PRODUCT, item["title"])]

@@ -41,6 +41,7 @@ DEFAULT_INTENTS = [INTENT_RESTART, INTENT_BACK, INTENT_SESSION_START, INTENT_NLU
 REQUESTED_SLOT = "requested_slot"
 SESSION_START_METADATA_SLOT = "session_started_metadata"
 SENTIMENT_SLOT = "sentiment"
+LANGUAGE_SLOT = "language"  # Kefu: filled from the NLU's ``language`` (custom mapping), for per-language responses
 SENTIMENT_LABELS = ["positive", "neutral", "negative", "angry", "anxious"]
 
 SLOT_TYPES = ["text", "bool", "categorical", "float", "list", "any"]

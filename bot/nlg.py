@@ -3,7 +3,8 @@
 Rasa's templated NLG semantics (``rasa/core/nlg/response.py``):
 
 - a variation with a ``condition:`` is only eligible when every condition holds (``type: slot``,
-  ``name``, ``value``); eligible conditional variations win over plain ones, so an angry shopper
+  ``name``, ``value``); eligible conditional variations win over plain ones (and among them those with
+  the most conditions), so an angry shopper
   (``sentiment: angry``) gets the apologetic variant;
 - a variation with ``channel:`` is only used on that channel, and channel-specific variations win
   over channel-less ones (conditional + channel > plain + channel > conditional > plain);
@@ -81,6 +82,10 @@ class TemplatedNLG:
         """The variations Rasa would choose from, most specific group first."""
         variations = [v for v in self.responses.get(name) or [] if isinstance(v, dict)]
         conditional = [v for v in variations if v.get("condition") and condition_holds(v["condition"], slots)]
+        # Kefu: the most specific eligible variations win (an angry Chinese shopper gets the variation
+        # conditioned on both mood and language, not one of either); Rasa draws among all eligible ones
+        most = max((len(v["condition"]) for v in conditional), default=0)
+        conditional = [v for v in conditional if len(v["condition"]) == most]
         plain = [v for v in variations if not v.get("condition")]
         for group in (
             [v for v in conditional if channel is not None and v.get("channel") == channel],

@@ -71,6 +71,7 @@ class ParseResult(TypedDict):
     sentiment: NotRequired[SentimentPrediction]
     text_tokens: NotRequired[list[list[int]]]
     response_selector: NotRequired[dict[str, Any]]
+    language: NotRequired[str]  # Kefu: the language the message is written in (``en``/``zh``), when it shows
 
 
 def empty_parse_result(text: str) -> ParseResult:

@@ -1,7 +1,10 @@
 """The joint network: one BERT encoder, three heads (intent, sentiment/emotion, entities with roles and groups).
 
-The intent and sentiment heads read the mean-pooled sentence embedding; the entity heads read
-each wordpiece's hidden state (the first wordpiece of each word carries the word's tag).
+The intent head reads the mean-pooled sentence embedding; the entity heads read each wordpiece's
+hidden state (the first wordpiece of each word carries the word's tag). The sentiment (mood) head
+reads the mean-pooled output of the last block, or, with ``mood_layer`` set (a shipped mood adapter,
+see :mod:`nlu.mood_adapter`), the mean-pooled output of block ``mood_layer``: blocks below it stay
+frozen during a project's fine-tuning, so the mood head's features never move.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class JointModel(nn.Module):
     :param n_roles: role labels, ``O`` (no role) included
     :param n_groups: group labels, ``O`` (no group) included
     :param dropout: dropout before every head
+    :param mood_layer: the sentiment head reads the hidden states after this many blocks (``None``: all)
     """
 
     def __init__(
@@ -46,9 +50,12 @@ class JointModel(nn.Module):
         n_roles: int = 1,
         n_groups: int = 1,
         dropout: float = 0.1,
+        mood_layer: int | None = None,
     ) -> None:
         super().__init__()
         hidden = config.hidden_size
+        self.mood_layer = mood_layer
+        self.train_mood_head = True  # False: the sentiment head stays as loaded (a shipped adapter, no labels)
         self.encoder = BertEncoder(config)
         self.dropout = nn.Dropout(dropout)
         self.intent_head = nn.Linear(hidden, max(n_intents, 1))
@@ -58,17 +65,28 @@ class JointModel(nn.Module):
         self.group_head = nn.Linear(hidden, max(n_groups, 1))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> JointOutput:
-        return self.heads(self.encoder(input_ids, attention_mask), attention_mask)
+        return self.forward_hidden(self.encoder.embeddings(input_ids), attention_mask, 0)
 
-    def heads(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> JointOutput:
-        """Apply every head to the encoder's last hidden states."""
+    def forward_hidden(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int) -> JointOutput:
+        """Run blocks ``start``.. over ``hidden`` (the output of the first ``start`` blocks), then the heads."""
+        mood_hidden = None
+        if self.mood_layer is not None:
+            if start > self.mood_layer:
+                raise ValueError(f"cannot start at block {start}: the mood head reads block {self.mood_layer}")
+            hidden = self.encoder.run_layers(hidden, attention_mask, start, self.mood_layer)
+            mood_hidden, start = hidden, self.mood_layer
+        return self.heads(self.encoder.run_layers(hidden, attention_mask, start), attention_mask, mood_hidden)
+
+    def heads(self, hidden: torch.Tensor, attention_mask: torch.Tensor, mood_hidden: torch.Tensor | None = None) -> JointOutput:
+        """Apply every head to the encoder's last hidden states (the mood head to ``mood_hidden`` if given)."""
         pooled = mean_pool(hidden, attention_mask)
         sentence = self.dropout(pooled)
+        mood = sentence if mood_hidden is None else self.dropout(mean_pool(mood_hidden, attention_mask))
         tokens = self.dropout(hidden)
         return JointOutput(
             pooled,
             self.intent_head(sentence),
-            self.sentiment_head(sentence),
+            self.sentiment_head(mood),
             self.entity_head(tokens),
             self.role_head(tokens),
             self.group_head(tokens),
@@ -89,6 +107,8 @@ class JointModel(nn.Module):
         for name, p in enc.embeddings.named_parameters():
             is_word = name.startswith("word_embeddings")
             p.requires_grad_(keep == n and (not is_word or not freeze_embeddings))
+        for p in self.sentiment_head.parameters():
+            p.requires_grad_(self.train_mood_head)
 
 
 class OnnxWrapper(nn.Module):
@@ -103,7 +123,7 @@ class OnnxWrapper(nn.Module):
 
 
 def build_model(
-    config: BertConfig, sizes: dict[str, int], dropout: float = 0.1
+    config: BertConfig, sizes: dict[str, int], dropout: float = 0.1, mood_layer: int | None = None
 ) -> JointModel:
     """Construct a :class:`JointModel` from the label-set sizes stored in a model folder."""
     return JointModel(
@@ -114,4 +134,5 @@ def build_model(
         n_roles=sizes.get("roles", 1),
         n_groups=sizes.get("groups", 1),
         dropout=dropout,
+        mood_layer=mood_layer,
     )

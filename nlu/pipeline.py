@@ -22,6 +22,7 @@ from bot.training_data import NLUData
 from nlu.component import Component, Message
 from nlu.constants import MANIFEST_FILE, PIPELINE_FILE
 from nlu.fallback_classifier import OOD_FLAG, FallbackClassifier, apply_fallback
+from nlu.language import message_language
 from nlu.manifest import build_manifest
 from nlu.registry import COMPONENTS, log_notes, resolve
 from nlu.transformer_classifier import KefuTransformerClassifier
@@ -29,7 +30,7 @@ from nlu.transformer_classifier import KefuTransformerClassifier
 logger = logging.getLogger(__name__)
 
 SelfPipeline = TypeVar("SelfPipeline", bound="NLUPipeline")
-RESULT_KEYS = ("text", "intent", "entities", "sentiment", "intent_ranking", "text_tokens", "response_selector")
+RESULT_KEYS = ("text", "intent", "entities", "sentiment", "language", "intent_ranking", "text_tokens", "response_selector")
 DEFAULT_FALLBACK_CONFIDENCE = 0.3
 
 
@@ -54,6 +55,9 @@ class NLUPipeline:
         resolved = resolve(pipeline_config)
         log_notes(resolved.notes)
         components = [component_cls(**kwargs) for component_cls, kwargs in resolved.components]
+        for component in components:
+            if isinstance(component, KefuTransformerClassifier):
+                component.language = language
         clean = [{k: v for k, v in item.items() if not str(k).startswith("_")} for item in (pipeline_config or [])]
         return cls(components, language, clean)
 
@@ -123,7 +127,11 @@ class NLUPipeline:
             if not text or not text.strip():
                 results[index] = empty_parse_result(text or "")
             else:
-                messages.append({"text": text, "entities": []})
+                message: Message = {"text": text, "entities": []}
+                language = message_language(text)
+                if language is not None:
+                    message["language"] = language
+                messages.append(message)
                 positions.append(index)
         if messages:
             for component in self.components:

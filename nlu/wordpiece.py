@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from nlu.cjk import has_cjk
+
 TOKENIZER_FILE = "tokenizer.json"
 
 
@@ -32,6 +34,45 @@ class Batch:
     word_ids: list[list[int | None]]
 
 
+def word_offsets(tokens: list[str], offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Character spans without the space a SentencePiece ``▁word`` piece carries in front of it; a lone
+    ``▁`` (before a Chinese word) gets an empty span where the next piece starts."""
+    out = []
+    for index, (token, (start, end)) in enumerate(zip(tokens, offsets, strict=True)):
+        if token == "\u2581" and index + 1 < len(tokens) and offsets[index + 1] != (0, 0):
+            start = end = offsets[index + 1][0]
+        elif token.startswith("\u2581") and len(token) > 1 and end - start == len(token):
+            start += 1
+        out.append((start, end))
+    return out
+
+
+def script_word_ids(tokens: list[str], word_ids: list[int | None]) -> list[int | None]:
+    """Word ids where every wordpiece holding a CJK character is a word of its own.
+
+    SentencePiece keeps a whole Chinese sentence in one whitespace "word" (``订单A12345到哪了``), so
+    entity tags over words would cover the sentence; here ``订单``, ``A``+``123``+``45``, ``到``, … are
+    the words (WordPiece's BERT pre-tokenizer already splits CJK characters, so nothing changes there).
+    """
+    out: list[int | None] = []
+    current = -1
+    previous_word: int | None = None
+    previous_cjk = False
+    bare_space = False  # a lone "▁" (SentencePiece's space before a CJK word) belongs to the next word
+    for token, word in zip(tokens, word_ids, strict=True):
+        if word is None:
+            out.append(None)
+            previous_word, previous_cjk, bare_space = None, False, False
+            continue
+        cjk = has_cjk(token)
+        if not bare_space and (word != previous_word or cjk or previous_cjk):
+            current += 1
+        out.append(current)
+        bare_space = token == "\u2581"
+        previous_word, previous_cjk = word, cjk
+    return out
+
+
 class WordpieceTokenizer:
     """Wrap a ``tokenizer.json`` with truncation at ``max_length`` and padding to the longest text.
 
@@ -48,7 +89,8 @@ class WordpieceTokenizer:
         self._tok = Tokenizer.from_file(str(path))
         self._tok.no_padding()
         self._tok.enable_truncation(max_length)
-        self.pad_id = self._tok.token_to_id("[PAD]") or 0
+        pad = self._tok.token_to_id("[PAD]")
+        self.pad_id = pad if pad is not None else (self._tok.token_to_id("<pad>") or 0)
 
     def encodings(self, texts: list[str]) -> list:
         """The raw ``tokenizers.Encoding`` of each text (ids, offsets, word ids), unpadded."""
@@ -70,10 +112,16 @@ class WordpieceTokenizer:
             n = len(enc.ids)
             ids[row, :n] = enc.ids
             mask[row, :n] = 1
-            offsets.append(list(enc.offsets))
+            enc_offsets, enc_words = self.words(enc)
+            offsets.append(enc_offsets)
             special.append([bool(s) for s in enc.special_tokens_mask])
-            word_ids.append(list(enc.word_ids))
+            word_ids.append(enc_words)
         return Batch(ids, mask, offsets, special, word_ids)
+
+    @staticmethod
+    def words(encoding) -> tuple[list[tuple[int, int]], list[int | None]]:
+        """Each wordpiece's character span and word id, as entity tags use them (training and parsing alike)."""
+        return word_offsets(encoding.tokens, encoding.offsets), script_word_ids(encoding.tokens, encoding.word_ids)
 
     def save(self, folder: str | Path) -> None:
         """Copy the tokenizer definition into ``folder`` (a model stays self-contained)."""

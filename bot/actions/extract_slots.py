@@ -12,7 +12,8 @@ order and the first one that yields a value wins:
 - ``custom`` mappings with ``action:`` run that custom action (once per turn); if the domain declares
   ``action_validate_slot_mappings`` it validates what was extracted.
 
-Kefu addition: the ``sentiment`` slot (custom mapping) is filled from the NLU's sentiment label.
+Kefu addition: the ``sentiment`` slot (custom mapping) is filled from the NLU's sentiment label, and the
+``language`` slot (custom mapping) from the language the message is written in, when it shows one.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bot.actions.remote import ActionClient, RemoteAction
 from bot.constants import (
     ACTION_EXTRACT_SLOTS_NAME,
     ACTION_VALIDATE_SLOT_MAPPINGS_NAME,
+    LANGUAGE_SLOT,
     REQUESTED_SLOT,
     SENTIMENT_SLOT,
 )
@@ -174,11 +176,16 @@ class ActionExtractSlots(Action):
         for slot_name, slot in domain.slots.items():
             if slot_name == REQUESTED_SLOT:
                 continue
-            if slot_name == SENTIMENT_SLOT and all(m.get("type") == CUSTOM and not m.get("action")
-                                                   for m in slot.mappings):
+            nlu_filled = all(m.get("type") == CUSTOM and not m.get("action") for m in slot.mappings)
+            if slot_name == SENTIMENT_SLOT and nlu_filled:
                 label = sentiment_label(tracker)
                 if label is not None:
                     slot_events.append(ev.SlotSet(SENTIMENT_SLOT, label))
+                continue
+            if slot_name == LANGUAGE_SLOT and nlu_filled:
+                language = tracker.latest_message.get("language")
+                if isinstance(language, str) and language != tracker.get_slot(LANGUAGE_SLOT):
+                    slot_events.append(ev.SlotSet(LANGUAGE_SLOT, language))
                 continue
             for mapping in slot.mappings:
                 kind = mapping.get("type")

@@ -1,7 +1,9 @@
 """The real rasa-sdk action server on loopback, calling the real order and recommendation services.
 
 Requests follow Rasa's action-server protocol (``POST /webhook`` with next_action, sender_id, tracker, domain,
-version); after cancel and return the order database itself is checked.
+version); after cancel and return the order database itself is checked. The actions answer with domain responses
+(``response`` + placeholder values); ``replies`` fills them in from domain.yml as the bot does, in English or, for
+a shopper whose ``language`` slot is ``zh``, in Chinese.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
+
+from bot.nlg import TemplatedNLG
 
 pytestmark = pytest.mark.timeout(180)
 
 MIA = {"order_id": "A48213", "email": "mia.k@gmail.com"}
+
+_NLG = TemplatedNLG(yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text())["responses"],
+                    seed=0)
+_MESSAGE_KEYS = ("text", "buttons", "elements", "custom", "image", "attachment", "response", "template")
 
 
 def db_rows(db_path: Path, sql: str, *params: object) -> list[tuple]:
@@ -24,8 +33,24 @@ def db_rows(db_path: Path, sql: str, *params: object) -> list[tuple]:
         return connection.execute(sql, params).fetchall()
 
 
-def texts(body: dict) -> str:
-    return "\n".join(r.get("text") or "" for r in body["responses"])
+def replies(body: dict, language: str | None = None) -> list[dict]:
+    """The messages the shopper sees: a ``response`` filled in from the domain with the values the action sent
+    (as bot/actions/remote.py does), any other message as it is."""
+    messages = []
+    for reply in body["responses"]:
+        name = reply.get("response") or reply.get("template")
+        if not name:
+            messages.append(reply)
+            continue
+        values = {k: v for k, v in reply.items() if k not in _MESSAGE_KEYS}
+        message = _NLG.generate(name, {"language": language}, **values)
+        assert message is not None, f"the action sent response {name!r}, which domain.yml lacks"
+        messages.append(message)
+    return messages
+
+
+def texts(body: dict, language: str | None = None) -> str:
+    return "\n".join(r.get("text") or "" for r in replies(body, language))
 
 
 def slot_events(body: dict) -> dict:
@@ -93,7 +118,7 @@ def test_return_opens_one_return_in_the_database(stack, call) -> None:
         ("requested", "too small")]
     _, closed = call(stack.actions_url, "action_start_return",
                      {"order_id": "A12345", "email": "alex@example.com", "return_reason": "changed my mind"})
-    assert "return window" in texts(closed) and closed["responses"][0]["buttons"][0]["payload"] == "/human_agent"
+    assert "return window" in texts(closed) and replies(closed)[0]["buttons"][0]["payload"] == "/human_agent"
     assert db_rows(stack.db_path, "SELECT count(*) FROM returns WHERE order_id = ?", "A12345") == [(0,)]
 
 
@@ -163,6 +188,37 @@ def test_product_info_and_handoff(stack, call) -> None:
     assert [e["event"] for e in handoff["events"]] == ["pause"]
 
 
+def test_a_chinese_shopper_gets_chinese_replies(stack, call) -> None:
+    zh = {"language": "zh"}
+    _, status = call(stack.actions_url, "action_check_order_status", {**MIA, **zh})
+    response = status["responses"][0]
+    assert response["response"] == "utter_order_status"
+    assert response["order_status"].startswith("已发货，由 ") and "运单号" in response["order_status"]
+    assert texts(status, "zh").startswith("订单 A48213：已发货")
+    _, wrong = call(stack.actions_url, "action_check_order_status",
+                    {"order_id": "A48213", "email": "jane.doe@example.com", **zh})
+    assert "没有找到与这个邮箱或手机号匹配的订单 A48213" in texts(wrong, "zh")
+    _, refund = call(stack.actions_url, "action_refund_status",
+                     {"order_id": "A39481", "email": "jane.doe@example.com", **zh})
+    assert "订单 A39481 的退款 $449.99 目前处理中" in texts(refund, "zh") and "原支付账户" in texts(refund, "zh")
+    _, kept = call(stack.actions_url, "action_cancel_order", {**MIA, "confirm_cancel": False, **zh})
+    assert texts(kept, "zh") == "好的，订单 A48213 我没有动，一切保持原样。"
+    _, shipped = call(stack.actions_url, "action_cancel_order", {**MIA, "confirm_cancel": True, **zh})
+    assert "订单 A48213 目前已发货，已经无法取消了" in texts(shipped, "zh")
+    _, info = call(stack.actions_url, "action_product_info", {"product": "Pegasus 40", **zh})
+    assert "Nike Pegasus 40（跑鞋）售价 $129.99" in texts(info, "zh")
+    _, picks = call(stack.actions_url, "action_recommend_products", {"category": "running shoes", "brand": "Nike", **zh},
+                    sender="brand-new-shopper-zh")
+    shown = replies(picks, "zh")[0]
+    assert shown["text"].startswith("按「Nike 跑鞋」为您挑了这几款：")
+    assert all(button["title"].startswith("了解") for button in shown["buttons"])
+    # The request to the recommender stays in the catalog's words.
+    chosen = next(r["custom"] for r in picks["responses"] if r.get("custom"))["recommendations"]
+    assert {p["category"] for p in chosen} == {"running shoes"}
+    _, asked = call(stack.actions_url, "action_product_info", zh)
+    assert texts(asked, "zh") == "请问您想了解哪款商品？"
+
+
 def test_unknown_action_is_a_404(stack, call) -> None:
     status, body = call(stack.actions_url, "action_does_not_exist", {})
     assert status == 404 and body["action_name"] == "action_does_not_exist"
@@ -180,11 +236,17 @@ def test_unknown_action_is_a_404(stack, call) -> None:
 def test_backend_down_is_answered_politely_with_a_human_offered(dead_stack, call, action, slots) -> None:
     status, body = call(dead_stack, action, slots)
     assert status == 200
-    reply = body["responses"][0]
+    reply = replies(body)[0]
     assert "can't reach our" in reply["text"] and "colleague" in reply["text"]
     assert {"title": "Talk to a person", "payload": "/human_agent"} in reply["buttons"]
     # The server is still up for the next call.
     assert call(dead_stack, "action_handoff", {})[0] == 200
+    # A Chinese shopper hears the same in Chinese, the system named in Chinese too.
+    _, body = call(dead_stack, action, {**slots, "language": "zh"})
+    reply = replies(body, "zh")[0]
+    assert "暂时连接不上" in reply["text"] and "人工客服" in reply["text"]
+    assert "order system" not in reply["text"] and "product" not in reply["text"]
+    assert {"title": "转人工客服", "payload": "/human_agent"} in reply["buttons"]
 
 
 def test_form_validation_tolerates_a_down_backend(dead_stack, call) -> None:
