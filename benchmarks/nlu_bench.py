@@ -1,10 +1,12 @@
-"""NLU benchmark: CLINC150 (with out-of-scope) and Bitext customer service, fp32 / int8 / ONNX, sentiment vs VADER.
+"""NLU benchmark: CLINC150 (with out-of-scope), Bitext customer service, the bilingual demo shop and moods.
 
 Run from the repository root (reads ``../shared/data``)::
 
     .venv/bin/python benchmarks/nlu_bench.py                    # everything, ~20 min on 2 cores
     .venv/bin/python benchmarks/nlu_bench.py --only bitext      # one dataset
     .venv/bin/python benchmarks/nlu_bench.py --quick            # a small smoke run
+    .venv/bin/python benchmarks/nlu_bench.py --only clinc --model-name multilingual-e5-small \
+        --out benchmarks/results/nlu_bench_e5.json              # CLINC150 with the encoder the demo ships
 
 Figures (printed as a table, written to ``benchmarks/results/nlu_bench.json``):
 - CLINC150 ``data_full.json``: train (+ ``oos_train`` as intent ``oos``) → test (4,500 in-scope +
@@ -16,6 +18,9 @@ Figures (printed as a table, written to ``benchmarks/results/nlu_bench.json``):
   p50/p99 over test messages; throughput: ``parse_batch`` in batches of 64.
 - Sentiment: the held-out 20 % of Kefu's sentiment corpus (the models train on the other 80 %),
   and the TweetEval sentiment validation tweets (never trained on); 3-class macro-F1 vs VADER.
+- Frozen baseline: the same encoder, not fine-tuned, mean-pooled + logistic regression trained on the
+  same training rows (``C`` chosen on validation); fine-tuning has to beat it.
+- Demo shop, per language, and moods on real held-out text: see ``benchmarks/nlu_bilingual.py``.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.frozen_baseline import frozen_logistic_regression  # noqa: E402
+from benchmarks.nlu_bilingual import run_demo, run_moods  # noqa: E402
 from bot.training_data import NLUData, NLUExample  # noqa: E402
 from nlu.constants import SENTIMENT_CORPUS  # noqa: E402
 from nlu.evaluation import classification_report, sentiment_comparison  # noqa: E402
@@ -141,6 +148,8 @@ def build_pipeline(args: argparse.Namespace, sentiment_csv: Path, **overrides: A
         "mixed_precision": args.mixed_precision,
         "ood_detector": "auto",
     }
+    if getattr(args, "model_name", None):
+        params["model_name"] = args.model_name
     params.update(overrides)
     return NLUPipeline.from_config([{"name": "KefuTransformerClassifier", **params}], "en")
 
@@ -357,6 +366,9 @@ def run_clinc(args: argparse.Namespace, sentiment_csv: Path, held_out, tweets, v
               f"{entry['batched_msgs_per_s']} msg/s", flush=True)
     result["val_threshold"] = val_threshold
     result["backends"] = backends
+    result["encoder"] = classifier.model_name
+    result["frozen_lr"] = frozen_baseline(classifier.model_name, train.examples, [e for e in test if e.intent != OOS],
+                                          val.examples)
     result["sentiment"] = sentiment_eval(NLUPipeline.load(folder), held_out, tweets, vader)
     return result
 
@@ -394,8 +406,23 @@ def run_bitext(args: argparse.Namespace, sentiment_csv: Path, held_out, tweets, 
         print(f"  {backend}: accuracy {backends[backend]['accuracy']:.4f}, macro-F1 {backends[backend]['macro_f1']:.4f}; "
               f"p50 {speed_result['latency']['p50_ms']} ms, {speed_result['batched_msgs_per_s']} msg/s", flush=True)
     result["backends"] = backends
+    result["encoder"] = pipeline.classifier.model_name
+    result["frozen_lr"] = frozen_baseline(pipeline.classifier.model_name, train, test)
     result["sentiment"] = sentiment_eval(NLUPipeline.load(folder), held_out, tweets, vader)
     return result
+
+
+def frozen_baseline(model_name: str, train: list[NLUExample], test: list[NLUExample],
+                    val: list[NLUExample] | None = None) -> dict[str, Any]:
+    """Accuracy of frozen ``model_name`` embeddings + logistic regression (in-scope test messages for CLINC)."""
+    val = val or []
+    predicted, _, info = frozen_logistic_regression(
+        model_name, [e.text for e in train], [e.intent for e in train], [e.text for e in test],
+        [e.text for e in val], [e.intent for e in val],
+    )
+    accuracy = float(np.mean(np.asarray(predicted) == np.asarray([e.intent for e in test])))
+    print(f"  frozen {model_name} + logistic regression: accuracy {accuracy:.4f} ({info['seconds']} s)", flush=True)
+    return {"accuracy": round(accuracy, 5), "C": info["C"], "seconds": info["seconds"]}
 
 
 def _raw_intents(pipeline, texts: list[str]) -> list[dict[str, Any]]:
@@ -437,6 +464,23 @@ def table(results: dict[str, Any]) -> str:
             )
     for name in ("clinc150", "bitext"):
         r = results.get(name)
+        if r and r.get("frozen_lr"):
+            lines.append(f"{name} frozen {r.get('encoder')} + LR: accuracy {r['frozen_lr']['accuracy']:.4f} "
+                         f"({r['frozen_lr']['seconds']} s); fine-tuned encoder {r.get('encoder')}")
+    demo = results.get("demo_shop")
+    if demo:
+        for split, e in demo["sets"].items():
+            lines.append(f"demo {split} (n={e['examples']}): accuracy {e['accuracy']:.4f}, frozen {demo['encoder']} + LR "
+                         f"{e['frozen_encoder_lr']['accuracy']:.4f}, frozen MiniLM + LR {e['frozen_minilm_lr']['accuracy']:.4f}, "
+                         f"p50 {e['latency']['p50_ms']} ms ({demo['backend']})")
+    for split, e in (results.get("moods") or {}).get("sets", {}).items():
+        m, angry = e["model"], e["model"]["per_label"].get("angry")
+        lines.append(f"moods {split} ({e['view']}, n={m['examples']}): macro-F1 {m['macro_f1']:.4f}, frozen MiniLM + LR "
+                     f"{e['frozen_minilm_lr']['macro_f1']:.4f}"
+                     + (f", VADER {e['vader_three_class_macro_f1']:.4f}" if "vader_three_class_macro_f1" in e else "")
+                     + (f"; angry P {angry['precision']:.3f} R {angry['recall']:.3f}" if angry else ""))
+    for name in ("clinc150", "bitext"):
+        r = results.get(name)
         if r and r.get("sentiment"):
             for split, s in r["sentiment"].items():
                 lines.append(
@@ -449,7 +493,11 @@ def table(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["clinc", "bitext"], default=None)
+    parser.add_argument("--only", choices=["clinc", "bitext", "demo"], default=None,
+                        help="one section; demo = the bilingual demo shop and the moods")
+    parser.add_argument("--model-name", default=None,
+                        help="encoder for CLINC150/Bitext (default: Kefu's choice for an English project)")
+    parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--clinc", type=Path, default=SHARED / "clinc150" / "data" / "data_full.json")
     parser.add_argument("--bitext", type=Path, default=SHARED / "bitext_customer_service_8k" / "Bitext_Sample_Customer_Service_Training_Dataset.csv")
     parser.add_argument("--tweeteval", type=Path, default=SHARED / "tweeteval")
@@ -507,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed_only is not None:
         return speed_only(args, results)
     previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() and args.only else {}
-    for key in ("clinc150", "bitext"):
+    for key in ("clinc150", "bitext", "demo_shop", "moods"):
         if key in previous:  # --only reruns one dataset and keeps the other's figures
             results[key] = previous[key]
     started = time.perf_counter()
@@ -525,6 +573,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "bitext") and args.bitext.is_file():
             results["bitext"] = run_bitext(args, sentiment_csv, held_out, tweets, vader, workdir)
             results["bitext"]["load_average_after"] = os.getloadavg()
+            save()
+        if args.only in (None, "demo"):
+            results["demo_shop"], demo_folder = run_demo(args, workdir)
+            save()
+            results["moods"] = run_moods(args, demo_folder, args.shared)
             save()
         if args.only in (None, "clinc") and args.clinc.is_file():
             results["clinc150"] = run_clinc(args, sentiment_csv, held_out, tweets, vader, workdir)

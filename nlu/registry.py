@@ -59,7 +59,7 @@ SKIPPED: dict[str, str] = {
     "CountVectorsFeaturizer": "the transformer reads the text itself",
     "LexicalSyntacticFeaturizer": "the transformer reads the text itself",
     "RegexFeaturizer": "the transformer reads the text itself; regex/lookup entities come from RegexEntityExtractor",
-    "LanguageModelFeaturizer": "KefuTransformerClassifier is the language model (all-MiniLM-L6-v2, fine-tuned)",
+    "LanguageModelFeaturizer": "KefuTransformerClassifier is the language model (all-MiniLM-L6-v2 or multilingual-e5-small, fine-tuned)",
     "ConveRTFeaturizer": "KefuTransformerClassifier is the language model",
     "SpacyFeaturizer": "KefuTransformerClassifier is the language model",
     "MitieFeaturizer": "KefuTransformerClassifier is the language model",

@@ -83,9 +83,10 @@ def quantize_int8(model: JointModel) -> nn.Module:
         return quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
 
 
-def export_onnx(model: JointModel, folder: str | Path, quantize: bool = False) -> Path:
+def export_onnx(model: JointModel, folder: str | Path, quantize: bool = False, keep_fp32: bool = True) -> Path:
     """Write ``model.onnx`` (dynamic batch and sequence axes) into ``folder``; with ``quantize`` also
-    ``model.int8.onnx`` (ONNX Runtime dynamic int8 quantization). Returns the fp32 file."""
+    ``model.int8.onnx`` (ONNX Runtime dynamic int8 quantization), and without ``keep_fp32`` only that
+    one (an fp32 back-end asked for later exports again). Returns the file written last."""
     folder = Path(folder)
     path = folder / ONNX_FILE
     wrapper = OnnxWrapper(model.eval()).eval()
@@ -107,5 +108,8 @@ def export_onnx(model: JointModel, folder: str | Path, quantize: bool = False) -
             dynamo=False,
         )
     if quantize:
-        quantize_onnx(path, folder / ONNX_INT8_FILE)
+        quantized = quantize_onnx(path, folder / ONNX_INT8_FILE)
+        if not keep_fp32:
+            path.unlink()
+            return quantized
     return path

@@ -733,7 +733,8 @@ class KefuTransformerClassifier(Component):
             from nlu.torch_runtime import export_onnx
 
             started = time.perf_counter()
-            export_onnx(self.model, folder, quantize=self.quantize == "int8")
+            # the fp32 graph is not kept beside the int8 one (it holds the whole word matrix in fp32)
+            export_onnx(self.model, folder, quantize=self.quantize == "int8", keep_fp32=self.quantize != "int8")
             logger.info("%s: exported ONNX model in %.1fs", self.name, time.perf_counter() - started)
             self.runtime = self._make_runtime(folder)
 
