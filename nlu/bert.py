@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -115,11 +116,7 @@ class BertEncoder(nn.Module):
 
     def run_layers(self, x: torch.Tensor, attention_mask: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
         """Blocks ``start`` to ``stop`` (exclusive) over hidden states ``x`` (training caches the frozen lower blocks)."""
-        # additive mask (batch, 1, 1, seq): 0 where attended, a large negative number on padding
-        attn_bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -1e4
-        for layer in self.layers[start:stop]:
-            x = layer(x, attn_bias)
-        return x
+        return run_blocks(self.layers[start:stop], x, attention_mask)
 
     # ------------------------------------------------------------------ weights
     @classmethod
@@ -169,6 +166,15 @@ def convert_hf_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     for (index, param), parts in qkv.items():
         out[f"layers.{index}.qkv.{param}"] = torch.cat([parts[n] for n in _QKV], dim=0)
     return out
+
+
+def run_blocks(blocks: Iterable[nn.Module], x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Run ``blocks`` (BertLayers) over hidden states ``x``."""
+    # additive mask (batch, 1, 1, seq): 0 where attended, a large negative number on padding
+    attn_bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -1e4
+    for layer in blocks:
+        x = layer(x, attn_bias)
+    return x
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -2,9 +2,10 @@
 
 The intent head reads the mean-pooled sentence embedding; the entity heads read each wordpiece's
 hidden state (the first wordpiece of each word carries the word's tag). The sentiment (mood) head
-reads the mean-pooled output of the last block, or, with ``mood_layer`` set (a shipped mood adapter,
-see :mod:`nlu.mood_adapter`), the mean-pooled output of block ``mood_layer``: blocks below it stay
-frozen during a project's fine-tuning, so the mood head's features never move.
+reads the mean-pooled output of the last block, or, with a mood branch (a shipped mood adapter, see
+:mod:`nlu.mood_adapter`), the output of the branch's blocks run on the hidden states after block
+``mood_from``: the blocks below it stay frozen during a project's fine-tuning and the branch never
+trains, so the mood head's features never move.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from nlu.bert import BertConfig, BertEncoder, mean_pool
+from nlu.bert import BertConfig, BertEncoder, BertLayer, mean_pool, run_blocks
 
 
 class JointOutput(NamedTuple):
@@ -38,7 +39,8 @@ class JointModel(nn.Module):
     :param n_roles: role labels, ``O`` (no role) included
     :param n_groups: group labels, ``O`` (no group) included
     :param dropout: dropout before every head
-    :param mood_layer: the sentiment head reads the hidden states after this many blocks (``None``: all)
+    :param mood_from: the mood branch starts after this many shared blocks (``None``: no branch)
+    :param mood_layer: the mood branch ends where block ``mood_layer`` would (it has ``mood_layer - mood_from`` blocks)
     """
 
     def __init__(
@@ -50,11 +52,16 @@ class JointModel(nn.Module):
         n_roles: int = 1,
         n_groups: int = 1,
         dropout: float = 0.1,
+        mood_from: int | None = None,
         mood_layer: int | None = None,
     ) -> None:
         super().__init__()
         hidden = config.hidden_size
+        self.mood_from = mood_from
         self.mood_layer = mood_layer
+        self.mood_blocks: nn.ModuleList | None = None
+        if mood_from is not None and mood_layer is not None:
+            self.mood_blocks = nn.ModuleList(BertLayer(config) for _ in range(mood_layer - mood_from))
         self.train_mood_head = True  # False: the sentiment head stays as loaded (a shipped adapter, no labels)
         self.encoder = BertEncoder(config)
         self.dropout = nn.Dropout(dropout)
@@ -70,12 +77,19 @@ class JointModel(nn.Module):
     def forward_hidden(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int) -> JointOutput:
         """Run blocks ``start``.. over ``hidden`` (the output of the first ``start`` blocks), then the heads."""
         mood_hidden = None
-        if self.mood_layer is not None:
-            if start > self.mood_layer:
-                raise ValueError(f"cannot start at block {start}: the mood head reads block {self.mood_layer}")
-            hidden = self.encoder.run_layers(hidden, attention_mask, start, self.mood_layer)
-            mood_hidden, start = hidden, self.mood_layer
+        if self.mood_blocks is not None and self.mood_from is not None:
+            if start > self.mood_from:
+                raise ValueError(f"cannot start at block {start}: the mood branch starts after block {self.mood_from}")
+            hidden = self.encoder.run_layers(hidden, attention_mask, start, self.mood_from)
+            mood_hidden = run_blocks(self.mood_blocks, hidden, attention_mask)
+            start = self.mood_from
         return self.heads(self.encoder.run_layers(hidden, attention_mask, start), attention_mask, mood_hidden)
+
+    def set_mood_branch(self, blocks: list[nn.Module], mood_from: int) -> None:
+        """Install the mood branch: ``blocks`` run on the hidden states after ``mood_from`` shared blocks."""
+        self.mood_blocks = nn.ModuleList(blocks)
+        self.mood_from = mood_from
+        self.mood_layer = mood_from + len(blocks)
 
     def heads(self, hidden: torch.Tensor, attention_mask: torch.Tensor, mood_hidden: torch.Tensor | None = None) -> JointOutput:
         """Apply every head to the encoder's last hidden states (the mood head to ``mood_hidden`` if given)."""
@@ -109,6 +123,9 @@ class JointModel(nn.Module):
             p.requires_grad_(keep == n and (not is_word or not freeze_embeddings))
         for p in self.sentiment_head.parameters():
             p.requires_grad_(self.train_mood_head)
+        if self.mood_blocks is not None:
+            for p in self.mood_blocks.parameters():
+                p.requires_grad_(False)
 
 
 class OnnxWrapper(nn.Module):
@@ -123,7 +140,8 @@ class OnnxWrapper(nn.Module):
 
 
 def build_model(
-    config: BertConfig, sizes: dict[str, int], dropout: float = 0.1, mood_layer: int | None = None
+    config: BertConfig, sizes: dict[str, int], dropout: float = 0.1, mood_from: int | None = None,
+    mood_layer: int | None = None,
 ) -> JointModel:
     """Construct a :class:`JointModel` from the label-set sizes stored in a model folder."""
     return JointModel(
@@ -134,5 +152,6 @@ def build_model(
         n_roles=sizes.get("roles", 1),
         n_groups=sizes.get("groups", 1),
         dropout=dropout,
+        mood_from=mood_from,
         mood_layer=mood_layer,
     )

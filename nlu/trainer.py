@@ -162,7 +162,7 @@ def frozen_prefix(model: JointModel, trainable_layers: int) -> int:
     if trainable_layers is None or trainable_layers < 0:
         return 0
     prefix = n - min(trainable_layers, n)
-    return prefix if model.mood_layer is None else min(prefix, model.mood_layer)
+    return prefix if model.mood_from is None else min(prefix, model.mood_from)
 
 
 class JointTrainer:

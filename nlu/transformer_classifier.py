@@ -246,7 +246,8 @@ class KefuTransformerClassifier(Component):
         self.mood_adapter = mood_adapter
         self.language = "en"  # the project's language (the pipeline sets it; not a config.yml key)
         self.inference_batch_size = int(inference_batch_size)
-        self.mood_layer: int | None = None  # set when a mood adapter is used
+        self.mood_layer: int | None = None  # set when a mood adapter is used (its branch's end ...
+        self.mood_from: int | None = None  # ... and start)
 
         self.labels: LabelSpace | None = None
         self._model: JointModel | None = None
@@ -415,10 +416,10 @@ class KefuTransformerClassifier(Component):
             from nlu.mood_adapter import MoodAdapter
 
             MoodAdapter.load().apply(model)
-            self.mood_layer = model.mood_layer
+            self.mood_layer, self.mood_from = model.mood_layer, model.mood_from
             # the mood head trains only on the project's own mood labels; the blocks it reads stay frozen
             model.train_mood_head = any(normalise_label(e.sentiment) for e in train_ex)
-            above = len(model.encoder.layers) - int(model.mood_layer or 0)
+            above = len(model.encoder.layers) - int(model.mood_layer or 0)  # the default: blocks 8-11
             if train_config.trainable_layers < 0 or train_config.trainable_layers > above:
                 train_config = replace(train_config, trainable_layers=above)
         self.model = model
@@ -725,6 +726,7 @@ class KefuTransformerClassifier(Component):
         }
         state = {
             "training": report, "temperature": self.temperature, "mood_layer": self.mood_layer,
+            "mood_from": self.mood_from,
             "shared_word_embeddings": E5_NAMES[0] if shared_embeddings else None,
         }
         (folder / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
@@ -748,6 +750,7 @@ class KefuTransformerClassifier(Component):
         saved = json.loads((folder / STATE_FILE).read_text(encoding="utf-8")) if (folder / STATE_FILE).is_file() else {}
         component.temperature = float(saved.get("temperature", 1.0))
         component.mood_layer = saved.get("mood_layer")
+        component.mood_from = saved.get("mood_from")
 
         def read_network() -> JointModel:
             from safetensors.torch import load_file
@@ -755,7 +758,7 @@ class KefuTransformerClassifier(Component):
             from nlu.bert import BertConfig
             from nlu.joint_model import build_model
 
-            model = build_model(BertConfig(**config), sizes, component.dropout, component.mood_layer)
+            model = build_model(BertConfig(**config), sizes, component.dropout, component.mood_from, component.mood_layer)
             state = load_file(str(folder / WEIGHTS_FILE))
             if saved.get("shared_word_embeddings"):
                 state[WORD_EMBEDDINGS_KEY] = shared_word_embeddings(saved["shared_word_embeddings"])

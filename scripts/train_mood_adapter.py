@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     holder = torch.nn.Module()
     holder.encoder = fresh
     holder.sentiment_head = torch.nn.Linear(fresh.config.hidden_size, len(SENTIMENT_LABELS))
-    adapter.apply(holder)
+    adapter.merge_into(fresh)  # the same features as a project's mood branch (merged copies of these blocks)
+    adapter.load_head(holder.sentiment_head)
     results: dict[str, dict] = {}
     for name, (rows, view) in evaluation.items():
         gold = [y for _, y in rows]
@@ -274,7 +275,9 @@ def adapted_features(args: argparse.Namespace, sets: dict[str, list]) -> dict[st
         holder = torch.nn.Module()
         holder.encoder = encoder
         holder.sentiment_head = torch.nn.Linear(encoder.config.hidden_size, len(SENTIMENT_LABELS))
-        MoodAdapter.load(args.out / "mood_adapter_e5.safetensors", args.out / "mood_adapter_e5.json").apply(holder)
+        adapter = MoodAdapter.load(args.out / "mood_adapter_e5.safetensors", args.out / "mood_adapter_e5.json")
+        adapter.merge_into(encoder)  # the same features as a project's mood branch
+        adapter.load_head(holder.sentiment_head)
         tokenizer = WordpieceTokenizer(folder, args.max_length)
         for name, rows in missing.items():
             cached = Cached(encoder, tokenizer, [t for t, _ in rows], args.mood_layer, name)

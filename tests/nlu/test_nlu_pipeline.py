@@ -42,11 +42,13 @@ def _by_role(result: dict) -> dict[str, str]:
     return {e.get("role", "-"): e["value"] for e in result["entities"] if e["entity"] == "city"}
 
 
-def test_parse_has_rasa_shape_plus_sentiment(trained: tuple[NLUPipeline, Path]) -> None:
+def test_parse_has_rasa_shape_plus_sentiment_and_language(trained: tuple[NLUPipeline, Path]) -> None:
     pipeline, _ = trained
     result = pipeline.parse("where is my order A12345")
     assert list(result)[:3] == ["text", "intent", "entities"]
-    assert set(result) <= {"text", "intent", "entities", "sentiment", "intent_ranking", "text_tokens", "response_selector"}
+    assert set(result) <= {"text", "intent", "entities", "sentiment", "language", "intent_ranking", "text_tokens",
+                           "response_selector"}
+    assert result["language"] == "en"
     assert result["text"] == "where is my order A12345"
     assert set(result["intent"]) == {"name", "confidence"}
     assert result["intent"]["name"] == "track_order"
