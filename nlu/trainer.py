@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from bot.training_data import EntitySpan
+from nlu.bert import run_blocks
 from nlu.joint_model import JointModel, JointOutput
 from nlu.labels import LabelSpace
 from nlu.tagging import IGNORE, encode_tags
@@ -157,12 +158,27 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, generator: 
 
 
 def frozen_prefix(model: JointModel, trainable_layers: int) -> int:
-    """How many lower encoder blocks stay frozen and are cached (never past the block the mood head reads)."""
+    """How many lower encoder blocks stay frozen (their output can be cached)."""
     n = len(model.encoder.layers)
     if trainable_layers is None or trainable_layers < 0:
         return 0
-    prefix = n - min(trainable_layers, n)
-    return prefix if model.mood_from is None else min(prefix, model.mood_from)
+    return n - min(trainable_layers, n)
+
+
+@dataclass
+class FrozenCache:
+    """What the frozen part of the network gives each row, computed once: the hidden states after the frozen
+    lower blocks and, with a mood branch (always frozen), the branch's output."""
+
+    hidden: list[torch.Tensor]
+    mood: list[torch.Tensor] | None = None
+
+    @staticmethod
+    def pad(rows: list[torch.Tensor], indices: Sequence[int], width: int) -> torch.Tensor:
+        out = torch.zeros((len(indices), width, rows[indices[0]].shape[-1]))
+        for k, i in enumerate(indices):
+            out[k, : rows[i].shape[0]] = rows[i]
+        return out
 
 
 class JointTrainer:
@@ -296,43 +312,55 @@ class JointTrainer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def cache(self, rows: Sequence[TrainingRow], batch_size: int = 128) -> list[torch.Tensor] | None:
-        """Hidden states after the frozen lower blocks, one ``(seq, hidden)`` tensor per row.
+    def cache(self, rows: Sequence[TrainingRow], batch_size: int = 128) -> FrozenCache | None:
+        """The frozen part's output for every row (see :class:`FrozenCache`), one ``(seq, hidden)`` tensor each.
 
         Frozen blocks give the same output every epoch, so they run once instead of once per epoch.
         """
         if self.prefix == 0 or not rows:
             return None
-        encoder = self.model.encoder
-        was_training = encoder.training
-        encoder.eval()
-        out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
+        model = self.model
+        encoder = model.encoder
+        branch = model.mood_blocks is not None and model.mood_from is not None and self.prefix >= model.mood_from
+        was_training = model.training
+        model.eval()
+        hidden: list[torch.Tensor] = [torch.empty(0)] * len(rows)
+        mood: list[torch.Tensor] = [torch.empty(0)] * len(rows)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].ids))
         with torch.inference_mode():
             for begin in range(0, len(order), batch_size):
                 indices = order[begin : begin + batch_size]
                 batch = collate([rows[i] for i in indices])
+                mask = batch["attention_mask"]
                 x = encoder.embeddings(batch["input_ids"])
-                x = encoder.run_layers(x, batch["attention_mask"], 0, self.prefix)
+                if branch:
+                    x = encoder.run_layers(x, mask, 0, model.mood_from)
+                    m = run_blocks(model.mood_blocks, x, mask)
+                    x = encoder.run_layers(x, mask, model.mood_from, self.prefix)
+                else:
+                    x = encoder.run_layers(x, mask, 0, self.prefix)
                 for k, i in enumerate(indices):
-                    out[i] = x[k, : len(rows[i].ids)].clone()
-        encoder.train(was_training)
-        return out
+                    hidden[i] = x[k, : len(rows[i].ids)].clone()
+                    if branch:
+                        mood[i] = m[k, : len(rows[i].ids)].clone()
+        model.train(was_training)
+        return FrozenCache(hidden, mood if branch else None)
 
-    def _forward(self, batch: dict[str, torch.Tensor], cache: list[torch.Tensor] | None, indices: Sequence[int]) -> JointOutput:
+    def _forward(self, batch: dict[str, torch.Tensor], cache: FrozenCache | None, indices: Sequence[int]) -> JointOutput:
         mask = batch["attention_mask"]
         if cache is None:
             return self.model(batch["input_ids"], mask)
         width = mask.shape[1]
-        hidden = torch.zeros((len(indices), width, cache[indices[0]].shape[-1]))
-        for k, i in enumerate(indices):
-            hidden[k, : cache[i].shape[0]] = cache[i]
-        return self.model.forward_hidden(hidden, mask, self.prefix)
+        hidden = FrozenCache.pad(cache.hidden, indices, width)
+        if cache.mood is None:
+            return self.model.forward_hidden(hidden, mask, self.prefix)
+        x = self.model.encoder.run_layers(hidden, mask, self.prefix)
+        return self.model.heads(x, mask, FrozenCache.pad(cache.mood, indices, width))
 
     # ----------------------------------------------------------------- evaluation
     @torch.inference_mode()
     def evaluate(
-        self, rows: Sequence[TrainingRow], batch_size: int = 128, cache: list[torch.Tensor] | None = None
+        self, rows: Sequence[TrainingRow], batch_size: int = 128, cache: FrozenCache | None = None
     ) -> dict[str, float]:
         """Intent and sentiment accuracy, entity tag F1, and ``score``: all three pooled by their number of items."""
         model = self.model
