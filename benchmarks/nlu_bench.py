@@ -5,7 +5,7 @@ Run from the repository root (reads ``../shared/data``)::
     .venv/bin/python benchmarks/nlu_bench.py                    # everything, ~20 min on 2 cores
     .venv/bin/python benchmarks/nlu_bench.py --only bitext      # one dataset
     .venv/bin/python benchmarks/nlu_bench.py --quick            # a small smoke run
-    .venv/bin/python benchmarks/nlu_bench.py --only clinc --model-name multilingual-e5-small \
+    .venv/bin/python benchmarks/nlu_bench.py --only clinc --model-name multilingual-e5-small --encoder-layers 10 \
         --out benchmarks/results/nlu_bench_e5.json              # CLINC150 with the encoder the demo ships
 
 Figures (printed as a table, written to ``benchmarks/results/nlu_bench.json``):
@@ -150,6 +150,8 @@ def build_pipeline(args: argparse.Namespace, sentiment_csv: Path, **overrides: A
     }
     if getattr(args, "model_name", None):
         params["model_name"] = args.model_name
+    if getattr(args, "encoder_layers", None):
+        params["encoder_layers"] = args.encoder_layers
     params.update(overrides)
     return NLUPipeline.from_config([{"name": "KefuTransformerClassifier", **params}], "en")
 
@@ -497,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="one section; demo = the bilingual demo shop and the moods")
     parser.add_argument("--model-name", default=None,
                         help="encoder for CLINC150/Bitext (default: Kefu's choice for an English project)")
+    parser.add_argument("--encoder-layers", type=int, default=None,
+                        help="keep only the encoder's lowest N blocks (the demo ships multilingual-e5-small with 10)")
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--clinc", type=Path, default=SHARED / "clinc150" / "data" / "data_full.json")
     parser.add_argument("--bitext", type=Path, default=SHARED / "bitext_customer_service_8k" / "Bitext_Sample_Customer_Service_Training_Dataset.csv")

@@ -114,6 +114,15 @@ class BertEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.run_layers(self.embeddings(input_ids), attention_mask)
 
+    def truncate(self, layers: int) -> BertEncoder:
+        """Keep only the lowest ``layers`` blocks (``0``: all); returns ``self``."""
+        if layers < 0 or layers > len(self.layers):
+            raise ValueError(f"encoder_layers must be between 0 and {len(self.layers)}, got {layers}")
+        if 0 < layers < len(self.layers):
+            self.layers = self.layers[:layers]
+            self.config.num_hidden_layers = layers
+        return self
+
     def run_layers(self, x: torch.Tensor, attention_mask: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
         """Blocks ``start`` to ``stop`` (exclusive) over hidden states ``x`` (training caches the frozen lower blocks)."""
         return run_blocks(self.layers[start:stop], x, attention_mask)

@@ -129,6 +129,11 @@ class MoodAdapter:
         """Give a :class:`nlu.joint_model.JointModel` the mood branch and the mood head."""
         if self.lora_blocks != list(range(self.lora_blocks[0], self.mood_layer)):
             raise ValueError(f"adapter blocks {self.lora_blocks} must be the blocks just below block {self.mood_layer}")
+        if len(model.encoder.layers) < self.mood_layer:
+            raise ValueError(
+                f"the mood adapter reads blocks {self.lora_blocks} of {self.encoder}, but encoder_layers keeps "
+                f"{len(model.encoder.layers)}: keep at least {self.mood_layer} or set mood_adapter: false"
+            )
         model.set_mood_branch(self.mood_blocks(model.encoder), self.lora_blocks[0])
         self.load_head(model.sentiment_head)
 

