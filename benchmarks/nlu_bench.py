@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.frozen_baseline import frozen_logistic_regression  # noqa: E402
 from benchmarks.nlu_bilingual import run_demo, run_moods  # noqa: E402
+from benchmarks.nlu_timing import latency, throughput  # noqa: E402
 from bot.training_data import NLUData, NLUExample  # noqa: E402
 from nlu.constants import SENTIMENT_CORPUS  # noqa: E402
 from nlu.evaluation import classification_report, sentiment_comparison  # noqa: E402
@@ -164,31 +164,6 @@ def network_outputs(classifier, texts: list[str], batch: int = 128) -> tuple[np.
         pooled.append(out.pooled)
         logits.append(out.intent_logits)
     return np.concatenate(pooled), np.concatenate(logits)
-
-
-def latency(pipeline, texts: list[str], n: int) -> dict[str, float]:
-    for text in texts[:20]:
-        pipeline.parse(text)
-    times = []
-    for text in texts[:n]:
-        started = time.perf_counter()
-        pipeline.parse(text)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {
-        "p50_ms": round(statistics.median(times), 3),
-        "p99_ms": round(times[min(len(times) - 1, int(0.99 * len(times)))], 3),
-        "mean_ms": round(statistics.fmean(times), 3),
-        "messages": len(times),
-    }
-
-
-def throughput(pipeline, texts: list[str], batch: int = 64) -> float:
-    pipeline.parse_batch(texts[:batch])
-    started = time.perf_counter()
-    for begin in range(0, len(texts), batch):
-        pipeline.parse_batch(texts[begin : begin + batch])
-    return round(len(texts) / (time.perf_counter() - started), 1)
 
 
 def intent_metrics(gold: list[str], pred: list[str]) -> dict[str, float]:

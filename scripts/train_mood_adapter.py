@@ -224,17 +224,15 @@ def main(argv: list[str] | None = None) -> int:
                           args.alpha / args.rank, list(SENTIMENT_LABELS))
     # evaluate exactly what a project gets: a fresh encoder with the adapter merged in
     fresh = BertEncoder.from_pretrained(folder).eval()
-    holder = torch.nn.Module()
-    holder.encoder = fresh
-    holder.sentiment_head = torch.nn.Linear(fresh.config.hidden_size, len(SENTIMENT_LABELS))
+    mood_head = torch.nn.Linear(fresh.config.hidden_size, len(SENTIMENT_LABELS))
     adapter.merge_into(fresh)  # the same features as a project's mood branch (merged copies of these blocks)
-    adapter.load_head(holder.sentiment_head)
+    adapter.load_head(mood_head)
     results: dict[str, dict] = {}
     for name, (rows, view) in evaluation.items():
         gold = [y for _, y in rows]
         with torch.no_grad():
             pooled = run_blocks(fresh, eval_caches[name], start, args.mood_layer)
-            probs = torch.softmax(holder.sentiment_head(torch.from_numpy(pooled)), -1).numpy()
+            probs = torch.softmax(mood_head(torch.from_numpy(pooled)), -1).numpy()
         results[name] = {
             "view": view,
             "fine_tuned": mood_report(gold, probs, view),
