@@ -47,6 +47,10 @@ SCRIPTS = {"nlu": "nlu_bench.py", "sim": "sim_bench.py", "reco": "reco_bench.py"
 # goals of the earlier issues that the other scripts do not carry in their JSON
 SIM_GOALS = {"env_steps_per_s": 5000.0, "time_to_target_s": 600.0}
 RECO_GOALS = {"recall_ratio": 2.0, "complements_top5": 3.0}
+# issue 17: the demo model's moods on held-out real text (set -> (score key, goal)); Chinese intents >= 92 %
+MOOD_GOALS = {"tweeteval_sentiment_val_heldout": ("macro_f1", 0.62), "goemotions_dev": ("macro_f1", 0.50),
+              "zh_shopping_heldout": ("accuracy", 0.90), "ewect_eval": ("macro_f1", 0.45)}
+ZH_INTENT_GOAL = 0.92
 
 
 # ===================================================================== commands
@@ -139,10 +143,30 @@ def nlu_figures(data: dict[str, Any]) -> list[dict[str, Any]]:
     if tweets is not None:
         rows.append(_row("nlu", "sentiment macro-F1 margin over VADER (TweetEval, other domain)", None, None, tweets,
                          note="never trained on; informational"))
+    rows += bilingual_figures(data)
     quick = _get(data, "settings", "quick")
     for row in rows:
         if quick:
             row["note"] = ("quick run; " + row["note"]).rstrip("; ")
+    return rows
+
+
+def bilingual_figures(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The demo shop's intents per language and its moods on held-out real text (``--only demo``)."""
+    rows = []
+    for name, entry in (_get(data, "demo_shop", "sets") or {}).items():
+        goal = ZH_INTENT_GOAL if name.startswith("zh") else None
+        rows.append(_row("nlu", f"demo shop intent accuracy, {name}", ">=" if goal else None, goal, entry.get("accuracy"),
+                         note=f"frozen encoder + LR {_get(entry, 'frozen_encoder_lr', 'accuracy')}"))
+    moods = _get(data, "moods", "sets") or {}
+    for name, (key, goal) in MOOD_GOALS.items():
+        if name in moods:
+            rows.append(_row("nlu", f"demo model moods, {name} ({moods[name]['view']} {key})", ">=", goal,
+                             round(moods[name]["model"][key], 4)))
+    angry = _get(moods, "goemotions_dev", "model", "per_label", "angry")
+    if angry:
+        rows.append(_row("nlu", "demo model anger precision, goemotions_dev", ">=", 0.5, round(angry["precision"], 4),
+                         note=f"recall {angry['recall']:.3f}"))
     return rows
 
 
