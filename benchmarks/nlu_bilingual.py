@@ -28,7 +28,7 @@ from bot.loaders.training_files import load_nlu_data
 from bot.training_data import NLUData, NLUExample
 from nlu.constants import SENTIMENT_LABELS
 from nlu.lexicon import VaderBaseline, collapse
-from nlu.mood_corpora import evaluation_sets, training_sets
+from nlu.mood_corpora import ADAPTER_SEED, evaluation_sets, training_sets
 from nlu.mood_metrics import THREE_CLASSES, mood_report, per_label_scores
 from nlu.splits import stratified_split
 
@@ -111,8 +111,8 @@ def run_moods(args: Any, model_folder: Path, shared: Path) -> dict[str, Any]:
     from nlu.pipeline import NLUPipeline
 
     pipeline = NLUPipeline.load(model_folder)
-    evaluation = evaluation_sets(shared, seed=0)
-    train, _ = training_sets(shared, seed=0)
+    evaluation = evaluation_sets(shared, seed=ADAPTER_SEED)
+    train, _ = training_sets(shared, seed=ADAPTER_SEED)
     rows = [r for part in train.values() for r in part]
     if args.quick:
         evaluation = {k: (v[:200], view) for k, (v, view) in evaluation.items()}

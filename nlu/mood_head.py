@@ -9,6 +9,8 @@ recipe (``scripts/train_mood_adapter.py --refit-head``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -27,7 +29,19 @@ def allowed_moods(labels: list[str], view: str) -> np.ndarray:
     return allowed
 
 
-def fit_softmax_head(x: np.ndarray, allowed: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class SoftmaxHead:
+    """A linear mood head: ``weight`` ``(moods, features)`` and ``bias`` ``(moods,)``, as ``nn.Linear`` stores them."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+
+    def probs(self, features: np.ndarray) -> np.ndarray:
+        """Mood probabilities, one row per feature row."""
+        return torch.softmax(torch.from_numpy(features @ self.weight.T + self.bias), dim=1).numpy()
+
+
+def fit_softmax_head(x: np.ndarray, allowed: np.ndarray, c: float) -> SoftmaxHead:
     """Multinomial logistic regression where a row may allow several labels (its loss is minus the log of
     their summed probability), with scikit-learn's L2 penalty ``||W||^2 / (2 C)``; full-batch L-BFGS."""
     features = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
@@ -46,10 +60,4 @@ def fit_softmax_head(x: np.ndarray, allowed: np.ndarray, c: float) -> tuple[np.n
         return loss
 
     optimizer.step(closure)
-    return weight.detach().numpy().T.copy(), bias.detach().numpy().copy()
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax."""
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return probs / probs.sum(axis=1, keepdims=True)
+    return SoftmaxHead(weight.detach().numpy().T.copy(), bias.detach().numpy().copy())

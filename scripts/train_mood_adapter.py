@@ -41,12 +41,12 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nlu.bert import BertEncoder, mean_pool  # noqa: E402
+from nlu.bert import BertEncoder, mean_pool, run_blocks  # noqa: E402
 from nlu.constants import SENTIMENT_LABELS  # noqa: E402
 from nlu.e5 import E5_NAMES, encoder_folder  # noqa: E402
 from nlu.mood_adapter import LORA_TARGETS, MoodAdapter, add_lora  # noqa: E402
-from nlu.mood_corpora import evaluation_sets, head_sets, training_sets  # noqa: E402
-from nlu.mood_head import allowed_moods, fit_softmax_head, softmax  # noqa: E402
+from nlu.mood_corpora import ADAPTER_SEED, evaluation_sets, head_sets, training_sets  # noqa: E402
+from nlu.mood_head import SoftmaxHead, allowed_moods, fit_softmax_head  # noqa: E402
 from nlu.mood_metrics import mood_report  # noqa: E402
 from nlu.wordpiece import WordpieceTokenizer  # noqa: E402
 
@@ -80,15 +80,15 @@ class Cached:
         return x, mask
 
 
-def run_blocks(encoder: BertEncoder, cache: Cached, start: int, stop: int, batch_size: int = 128) -> np.ndarray:
-    """Mean-pooled hidden states after running blocks ``start..stop`` over ``cache`` (no gradients)."""
-    out = np.zeros((len(cache.rows), encoder.config.hidden_size), dtype=np.float32)
+def run_pooled(blocks: list[torch.nn.Module] | torch.nn.ModuleList, cache: Cached, batch_size: int = 128) -> np.ndarray:
+    """Mean-pooled output of ``blocks`` run over the cached hidden states (no gradients)."""
+    out = np.zeros((len(cache.rows), cache.rows[0].shape[1]), dtype=np.float32)
     order = sorted(range(len(cache.rows)), key=lambda i: cache.rows[i].shape[0])
     with torch.inference_mode():
         for begin in range(0, len(order), batch_size):
             idx = order[begin : begin + batch_size]
             x, mask = cache.batch(idx)
-            out[idx] = mean_pool(encoder.run_layers(x, mask, start, stop), mask).numpy()
+            out[idx] = mean_pool(run_blocks(blocks, x, mask), mask).numpy()
     return out
 
 
@@ -135,7 +135,7 @@ def train_adapter(encoder: BertEncoder, cache: Cached, labels: np.ndarray, selec
         for block in blocks:
             block.eval()
         with torch.no_grad():
-            probs = torch.softmax(head(torch.from_numpy(run_blocks(encoder, select, start, args.mood_layer))), -1).numpy()
+            probs = torch.softmax(head(torch.from_numpy(run_pooled(encoder.layers[start : args.mood_layer], select))), -1).numpy()
         gold = [SENTIMENT_LABELS[i] for i in select_labels]
         score = mood_report(gold, probs)["macro_f1"]
         history.append({"epoch": epoch, "loss": running, "selection_macro_f1": score})
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "nlu" / "data")
     parser.add_argument("--report", type=Path, default=ROOT / "benchmarks" / "results" / "mood_adapter.json")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=ADAPTER_SEED, help="seeds training and every corpus split")
     parser.add_argument("--mood-layer", type=int, default=8, help="the head reads the hidden states after this many blocks")
     parser.add_argument("--lora-blocks", type=int, default=2, help="blocks below the mood layer that LoRA updates")
     parser.add_argument("--rank", type=int, default=16)
@@ -211,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
 
     n_blocks = len(encoder.layers)
     t0 = time.perf_counter()
-    frozen_train = run_blocks(encoder, cache, start, n_blocks)
+    frozen_train = run_pooled(encoder.layers[start:n_blocks], cache)
     baseline = LogisticRegression(max_iter=2000, C=1.0).fit(frozen_train, train_labels)
     baseline_seconds = time.perf_counter() - t0
-    baseline_probs = {name: baseline.predict_proba(run_blocks(encoder, c, start, n_blocks))
+    baseline_probs = {name: baseline.predict_proba(run_pooled(encoder.layers[start:n_blocks], c))
                       for name, c in eval_caches.items()}
 
     t0 = time.perf_counter()
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (rows, view) in evaluation.items():
         gold = [y for _, y in rows]
         with torch.no_grad():
-            pooled = run_blocks(fresh, eval_caches[name], start, args.mood_layer)
+            pooled = run_pooled(fresh.layers[start : args.mood_layer], eval_caches[name])
             probs = torch.softmax(mood_head(torch.from_numpy(pooled)), -1).numpy()
         results[name] = {
             "view": view,
@@ -289,20 +289,6 @@ def head_features(args: argparse.Namespace, sets: dict[str, list]) -> dict[str, 
     return {name: cache[name] for name in sets}
 
 
-def run_pooled(blocks: list[torch.nn.Module] | torch.nn.ModuleList, cache: Cached, batch_size: int = 128) -> np.ndarray:
-    """Mean-pooled output of ``blocks`` run over the cached hidden states (no gradients)."""
-    from nlu.bert import run_blocks as run_layers
-
-    out = np.zeros((len(cache.rows), cache.rows[0].shape[1]), dtype=np.float32)
-    order = sorted(range(len(cache.rows)), key=lambda i: cache.rows[i].shape[0])
-    with torch.inference_mode():
-        for begin in range(0, len(order), batch_size):
-            idx = order[begin : begin + batch_size]
-            x, mask = cache.batch(idx)
-            out[idx] = mean_pool(run_layers(blocks, x, mask), mask).numpy()
-    return out
-
-
 def refit_head(args: argparse.Namespace) -> int:
     """Stage 2: the head as a logistic regression on every training row's adapted features (coarse labels
     allow any of their moods); the baseline is the same regression on frozen e5 sentence embeddings."""
@@ -313,22 +299,22 @@ def refit_head(args: argparse.Namespace) -> int:
     sets |= {name: rows for name, (rows, _) in evaluation.items()}
     features = head_features(args, sets)
     allowed = np.concatenate([allowed_moods([y for _, y in rows], view) for rows, view in train.values()])
-    heads: dict[str, tuple[float, float, np.ndarray, np.ndarray]] = {}
+    heads: dict[str, tuple[float, float, SoftmaxHead]] = {}
     for kind, column in (("fine_tuned", 0), ("frozen_lr", 1)):
         x_train = np.concatenate([features[f"train_{k}"][column] for k in train])
         for c in (1.0, 10.0):
-            weight, bias = fit_softmax_head(x_train, allowed, c)
+            head = fit_softmax_head(x_train, allowed, c)
             # choose C on the mean over sources of each source's own selection macro-F1
             score = float(np.mean([
-                mood_report([y for _, y in rows], softmax(features[f"select_{k}"][column] @ weight.T + bias), view)["macro_f1"]
+                mood_report([y for _, y in rows], head.probs(features[f"select_{k}"][column]), view)["macro_f1"]
                 for k, (rows, view) in select.items()]))
             print(f"{kind} head C={c}: selection macro-F1 {score:.4f} (mean over sources)")
             if kind not in heads or score > heads[kind][0]:
-                heads[kind] = (score, c, weight, bias)
-    _, best_c, weight, bias = heads["fine_tuned"]
+                heads[kind] = (score, c, head)
+    _, best_c, best = heads["fine_tuned"]
     adapter = MoodAdapter.load(args.out / "mood_adapter_e5.safetensors", args.out / "mood_adapter_e5.json")
-    adapter.tensors["head.weight"] = torch.tensor(weight, dtype=torch.float32)
-    adapter.tensors["head.bias"] = torch.tensor(bias, dtype=torch.float32)
+    adapter.tensors["head.weight"] = torch.tensor(best.weight, dtype=torch.float32)
+    adapter.tensors["head.bias"] = torch.tensor(best.bias, dtype=torch.float32)
     previous = json.loads(args.report.read_text(encoding="utf-8"))
     card = json.loads((args.out / "mood_adapter_e5.json").read_text(encoding="utf-8"))
     for key in ("encoder", "mood_layer", "lora_blocks", "scale", "labels"):
@@ -338,8 +324,7 @@ def refit_head(args: argparse.Namespace) -> int:
         gold = [y for _, y in rows]
         results[name] = {"view": view}
         for kind, column in (("fine_tuned", 0), ("frozen_lr", 1)):
-            _, _, w, b = heads[kind]
-            results[name][kind] = mood_report(gold, softmax(features[name][column] @ w.T + b), view)
+            results[name][kind] = mood_report(gold, heads[kind][2].probs(features[name][column]), view)
         stage1 = previous.get("results", {}).get(name, {}).get("stage1_fine_tuned")
         if stage1:
             results[name]["stage1_fine_tuned"] = stage1
