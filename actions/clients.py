@@ -7,6 +7,10 @@ an unreadable body) and ``BackendRejected`` (a 4xx with the backend's ``error`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -124,3 +128,37 @@ class RecommendClient(_Client):
 
     async def search(self, query: str, k: int = 3) -> dict[str, Any]:
         return await self._request("GET", "/products/search", params={"q": query, "k": k})
+
+
+@dataclass(frozen=True)
+class BoundBackends:
+    """Backends an in-process caller (the user simulator) put in place of the HTTP clients."""
+
+    orders: Any
+    recommender: Any
+
+
+_BOUND: ContextVar[BoundBackends | None] = ContextVar("kefu_bound_backends", default=None)
+
+
+@contextmanager
+def use_backends(orders: Any, recommender: Any) -> Iterator[None]:
+    """Within this context (this task and the tasks it starts), actions call these objects (same methods as
+    :class:`OrdersClient` and :class:`RecommendClient`) instead of the services over HTTP."""
+    token = _BOUND.set(BoundBackends(orders, recommender))
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
+
+
+def orders_client() -> Any:
+    """The order service for this call: the bound one, else the HTTP client from the settings."""
+    bound = _BOUND.get()
+    return bound.orders if bound is not None else OrdersClient.from_settings()
+
+
+def recommend_client() -> Any:
+    """The recommendation service for this call: the bound one, else the HTTP client from the settings."""
+    bound = _BOUND.get()
+    return bound.recommender if bound is not None else RecommendClient.from_settings()

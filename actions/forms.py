@@ -14,7 +14,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.clients import BackendRejected, BackendUnavailable, OrdersClient
+from actions.clients import BackendRejected, BackendUnavailable, orders_client
 from actions.common import parse_email, parse_order_id
 from actions.constants import (
     SLOT_EMAIL,
@@ -61,7 +61,7 @@ class _OrderFormValidation(FormValidationAction):
     @staticmethod
     async def _belongs(oid: str, email: str, dispatcher: CollectingDispatcher) -> bool:
         try:
-            await OrdersClient.from_settings().get_order(oid, email, None)
+            await orders_client().get_order(oid, email, None)
         except BackendUnavailable:
             return True  # can't check now; the action will say the order system is down
         except BackendRejected as exc:

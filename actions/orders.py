@@ -17,7 +17,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.clients import BackendRejected, BackendUnavailable, OrdersClient
+from actions.clients import BackendRejected, BackendUnavailable, orders_client
 from actions.common import credentials, idempotency_key, offer_human, order_id, price
 from actions.constants import (
     SLOT_CONFIRM_CANCEL,
@@ -147,7 +147,7 @@ class ActionCheckOrderStatus(_OrderAction):
         oid, email, phone = inputs
         lang = language(tracker)
         try:
-            order = await OrdersClient.from_settings().get_order(oid, email, phone)
+            order = await orders_client().get_order(oid, email, phone)
         except BackendUnavailable:
             offer_human(dispatcher, ORDER_SYSTEM, lang)
             return [SlotSet(SLOT_ORDER_STATUS, None)]
@@ -176,7 +176,7 @@ class ActionCancelOrder(_OrderAction):
             return [SlotSet(SLOT_CONFIRM_CANCEL, None)]
         key = idempotency_key(tracker, self.name(), oid)
         try:
-            result = await OrdersClient.from_settings().cancel(oid, email, phone, key, reason="requested in chat")
+            result = await orders_client().cancel(oid, email, phone, key, reason="requested in chat")
         except BackendUnavailable:
             offer_human(dispatcher, ORDER_SYSTEM, lang)
             return [SlotSet(SLOT_CONFIRM_CANCEL, None)]
@@ -216,7 +216,7 @@ class ActionStartReturn(_OrderAction):
         reason = str(tracker.get_slot(SLOT_RETURN_REASON) or "").strip() or "not specified"
         key = idempotency_key(tracker, self.name(), oid, reason)
         try:
-            result = await OrdersClient.from_settings().start_return(oid, email, phone, reason, key)
+            result = await orders_client().start_return(oid, email, phone, reason, key)
         except BackendUnavailable:
             offer_human(dispatcher, ORDER_SYSTEM, lang)
             return []
@@ -251,7 +251,7 @@ class ActionRefundStatus(_OrderAction):
         oid, email, phone = inputs
         lang = language(tracker)
         try:
-            result = await OrdersClient.from_settings().refund_status(oid, email, phone)
+            result = await orders_client().refund_status(oid, email, phone)
         except BackendUnavailable:
             offer_human(dispatcher, ORDER_SYSTEM, lang)
             return []
@@ -294,7 +294,7 @@ class ActionChangeAddress(_OrderAction):
         address = str(tracker.get_slot(SLOT_NEW_ADDRESS) or "").strip()
         key = idempotency_key(tracker, self.name(), oid, address)
         try:
-            result = await OrdersClient.from_settings().change_address(oid, email, phone, address, key)
+            result = await orders_client().change_address(oid, email, phone, address, key)
         except BackendUnavailable:
             offer_human(dispatcher, ORDER_SYSTEM, lang)
             return []

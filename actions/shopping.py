@@ -14,7 +14,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.clients import BackendRejected, BackendUnavailable, RecommendClient
+from actions.clients import BackendRejected, BackendUnavailable, recommend_client
 from actions.common import offer_human, price, shopper_id
 from actions.constants import (
     RECOMMENDATIONS_SHOWN,
@@ -70,7 +70,7 @@ class ActionRecommendProducts(Action):
         lang = language(tracker)
         shown = _shown_context(tracker, lang)
         try:
-            result = await RecommendClient.from_settings().recommend(shopper_id(tracker), RECOMMENDATIONS_SHOWN,
+            result = await recommend_client().recommend(shopper_id(tracker), RECOMMENDATIONS_SHOWN,
                                                                      context)
         except BackendUnavailable:
             offer_human(dispatcher, RECO_SYSTEM, lang)
@@ -109,7 +109,7 @@ class ActionProductInfo(Action):
             dispatcher.utter_message(response=UTTER_WHICH_PRODUCT)
             return []
         try:
-            result = await RecommendClient.from_settings().search(query, k=1)
+            result = await recommend_client().search(query, k=1)
         except BackendUnavailable:
             offer_human(dispatcher, "product catalog", lang)
             return []

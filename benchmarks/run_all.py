@@ -45,7 +45,8 @@ BENCHES = ("nlu", "sim", "reco", "load")
 SCRIPTS = {"nlu": "nlu_bench.py", "sim": "sim_bench.py", "reco": "reco_bench.py", "load": "load_bench.py"}
 
 # goals of the earlier issues that the other scripts do not carry in their JSON
-SIM_GOALS = {"env_steps_per_s": 5000.0, "time_to_target_s": 600.0}
+SIM_GOALS = {"env_steps_per_s": 2000.0,  # issue 18: the env steps the live engine
+             "time_to_target_s": 600.0}
 RECO_GOALS = {"recall_ratio": 2.0, "complements_top5": 3.0}
 # issue 17: the demo model's moods on held-out real text (set -> (score key, goal)); Chinese intents >= 92 %
 MOOD_GOALS = {"tweeteval_sentiment_val_heldout": ("macro_f1", 0.62), "goemotions_dev": ("macro_f1", 0.50),

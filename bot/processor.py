@@ -282,8 +282,9 @@ class MessageProcessor:
             return False
         return (time.time() - float(user.get("timestamp") or 0)) / 60.0 > minutes
 
-    async def _update_session(self, tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent,
-                              metadata: dict[str, Any] | None = None) -> None:
+    async def update_session(self, tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent,
+                             metadata: dict[str, Any] | None = None) -> None:
+        """Start a session (``action_session_start``) for a new conversation or one whose session expired."""
         if not tracker.applied_events() or self._session_expired(tracker, agent):
             await self._run_action(ActionSessionStart(metadata), tracker, output_channel, agent,
                                    NextAction(ACTION_SESSION_START_NAME))
@@ -311,8 +312,8 @@ class MessageProcessor:
             turn_timing.record("lock", waiting)
             with turn_timing.timed("tracker"):
                 tracker = await self.get_or_create_tracker(message.sender_id, agent)
-            await self._update_session(tracker, output_channel, agent, message.metadata or None)
-            await self._log_user_message(message, parse_data, tracker, output_channel, agent)
+            await self.update_session(tracker, output_channel, agent, message.metadata or None)
+            await self.record_user_message(message, parse_data, tracker, output_channel, agent)
             await self._respond(tracker, output_channel, agent)
             with turn_timing.timed("save"):
                 await self.tracker_store.save(tracker)
@@ -325,8 +326,8 @@ class MessageProcessor:
         output_channel = CollectingOutputChannel()
         async with self.lock_store.lock(message.sender_id):
             tracker = await self.get_or_create_tracker(message.sender_id, agent)
-            await self._update_session(tracker, output_channel, agent, message.metadata or None)
-            await self._log_user_message(message, parse_data, tracker, output_channel, agent)
+            await self.update_session(tracker, output_channel, agent, message.metadata or None)
+            await self.record_user_message(message, parse_data, tracker, output_channel, agent)
             await self.tracker_store.save(tracker)
         return tracker
 
@@ -346,8 +347,9 @@ class MessageProcessor:
         message = UserMessage(parse_data["text"], sender_id, input_channel="external", parse_data=parse_data)
         return await self.handle_message(message, output_channel)
 
-    async def _log_user_message(self, message: UserMessage, parse_data: dict[str, Any],
-                                tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent) -> None:
+    async def record_user_message(self, message: UserMessage, parse_data: dict[str, Any],
+                                  tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent) -> None:
+        """Log the user's message and run ``action_extract_slots`` on it (the first half of every turn)."""
         tracker.update(ev.UserUttered(
             message.text, parse_data, input_channel=message.input_channel, message_id=message.message_id,
             metadata=message.metadata,
@@ -371,22 +373,38 @@ class MessageProcessor:
         if not self._should_handle(tracker):
             logger.debug("conversation %s is paused (handed off?): message recorded, no reply", tracker.sender_id)
             return
-        trigger = self._handoff_before_prediction(tracker)
+        trigger = self.handoff_reason(tracker)
         if trigger is not None:
-            await self._run_action(ActionHandoff(trigger), tracker, output_channel, agent,
-                                   NextAction(ACTION_HANDOFF_NAME, "KefuHandoff", 1.0))
+            await self.hand_off(trigger, tracker, output_channel, agent)
             return
         await self._prediction_loop(tracker, output_channel, agent)
-        if self.handoff.max_fallbacks > 0 and not tracker.paused and fallback_streak(tracker) >= self.handoff.max_fallbacks:
-            await self._run_action(ActionHandoff(REASON_FALLBACKS), tracker, output_channel, agent,
-                                   NextAction(ACTION_HANDOFF_NAME, "KefuHandoff", 1.0))
+        if self.fallback_handoff_due(tracker):
+            await self.hand_off(REASON_FALLBACKS, tracker, output_channel, agent)
 
-    def _handoff_before_prediction(self, tracker: DialogueStateTracker) -> str | None:
+    def handoff_reason(self, tracker: DialogueStateTracker) -> str | None:
+        """Why the latest user message hands the conversation to a human before any prediction (None: it does not)."""
         if tracker.latest_intent in self.handoff.intents:
             return REASON_REQUESTED
         if self.handoff.angry_turns > 0 and anger_streak(tracker, self.handoff.angry_label) >= self.handoff.angry_turns:
             return REASON_ANGER
         return None
+
+    def fallback_handoff_due(self, tracker: DialogueStateTracker) -> bool:
+        """Whether the fallback turns in a row, once the bot listens, hand the conversation off."""
+        return (self.handoff.max_fallbacks > 0 and not tracker.paused
+                and fallback_streak(tracker) >= self.handoff.max_fallbacks)
+
+    async def hand_off(self, reason: str, tracker: DialogueStateTracker, output_channel: OutputChannel,
+                       agent: Agent) -> None:
+        """Run Kefu's handoff for ``reason`` (the conversation pauses)."""
+        await self._run_action(ActionHandoff(reason), tracker, output_channel, agent,
+                               NextAction(ACTION_HANDOFF_NAME, "KefuHandoff", 1.0))
+
+    async def run_named_action(self, name: str, tracker: DialogueStateTracker, output_channel: OutputChannel,
+                               agent: Agent, next_action: NextAction | None = None) -> bool:
+        """Run the action called ``name`` as a prediction would; returns whether to predict another after it."""
+        action = action_for_name(name, agent.domain, self.action_client)
+        return await self._run_action(action, tracker, output_channel, agent, next_action or NextAction(name))
 
     async def _prediction_loop(self, tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent) -> None:
         should_predict = True
@@ -398,8 +416,7 @@ class MessageProcessor:
                 listener(tracker, next_action)
             for event in next_action.events:
                 tracker.update(event)
-            action = action_for_name(next_action.name, agent.domain, self.action_client)
-            should_predict = await self._run_action(action, tracker, output_channel, agent, next_action)
+            should_predict = await self.run_named_action(next_action.name, tracker, output_channel, agent, next_action)
             steps += 1
         if should_predict and steps >= self.max_predictions:
             logger.warning("conversation %s: stopped after %d actions without action_listen (check your stories)",

@@ -35,13 +35,19 @@ domain's, in the domain's order: a missing directory or a policy trained for oth
 The exported weights already fold in what the simulator's action masks taught, see
 :func:`simulator.training.export_policy`.
 
-Outcomes of custom actions
---------------------------
-The demo shop's ``simulator.yml`` says ``outcomes: backends``: the real order service and recommender
-answer every custom action in process (``backends/simulation.py``: an in-memory order database seeded
-once per process, every write rolled back), so "already shipped", "return window closed" and "unknown
-order" happen for real and the shoppers' order ids and emails are seeded orders. ``outcomes: table``
-with an ``orders:`` list answers from written facts instead (fixture shops, see :mod:`simulator.outcomes`).
+One engine
+----------
+The env steps Kefu's live dialogue engine (:mod:`simulator.engine`: the real ``MessageProcessor``, tracker,
+``action_extract_slots``, forms, responses and Kefu's automatic handoff); only the choice of the next action is
+the agent's. Custom actions are the project's own rasa-sdk classes (``actions/``, or ``actions:`` in
+``simulator.yml``) run in process by rasa-sdk's executor, with the action server's protocol
+(:mod:`bot.actions.in_process`). The demo shop's actions call its backends in process (:mod:`simulator.shop`,
+``backends/simulation.py``: an in-memory order database seeded once, each dialogue in a transaction rolled back
+when the next one starts, and the trained recommender), so "already shipped", "return window closed" and
+"unknown order" happen for real. What a shopper makes of a reply is read from it: the slot a form or an
+``utter_ask_<slot>`` asks for, and whether a custom action's reply is one of ``failure_responses`` in
+``simulator.yml``. ``tests/simulator/test_equivalence.py`` replays 200 simulated dialogues through ``kefu run``'s
+REST webhook and through the env and finds the same events after every turn.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from bot.actions.handoff import REASON_FALLBACKS
 from bot.constants import (
     ACTION_DEACTIVATE_LOOP_NAME,
     ACTION_DEFAULT_FALLBACK_NAME,
@@ -15,11 +16,9 @@ from bot.constants import (
     DEFAULT_ACTION_NAMES,
 )
 from bot.tracker import DialogueStateTracker
-from simulator.action_runner import ActionRunner
 from simulator.channel import SemanticChannel, TextChannel, TextRenderer, UserChannel, load_nlu_pipeline
 from simulator.constants import (
     DEFAULT_MAX_HISTORY,
-    HANDOFF_ACTIONS,
     INTENT_HUMAN,
     OUTCOME_BOT_ENDED,
     OUTCOME_HANDOFF,
@@ -28,11 +27,14 @@ from simulator.constants import (
     OUTCOME_USER_LEFT,
     OUTCOME_WRONG_ACTION,
 )
+from simulator.engine import LiveEngine
 from simulator.goals import UserGoal
 from simulator.user import AgendaUser, BotAct, UserAct
 from simulator.world import SimulatorWorld, load_world
 
 MAX_ACTIONS_PER_TURN = 3
+VALIDATION_PREFIX = "validate_"
+UTTER_GOODBYE = "utter_goodbye"
 ALWAYS_ALLOWED_BUILTINS = (ACTION_LISTEN_NAME, ACTION_DEACTIVATE_LOOP_NAME, ACTION_DEFAULT_FALLBACK_NAME)
 
 
@@ -125,15 +127,17 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         noise = self.world.config.noise
         self.channel: UserChannel = self._make_channel(level, nlu_model, noise)
         self.level = level
-        self.runner = ActionRunner(domain, self.world.catalog, self.world.outcomes,
-                                   record_utterances=render_mode is not None)
+        self.shop = self.world.shop.fork()
+        self.engine = LiveEngine(domain, self.shop, self.world.handoff)
         self.render_mode = render_mode
+        self.task_slots: dict[str, tuple[str, ...]] = {}
+        for task in self.world.catalog.tasks.values():
+            self.task_slots.setdefault(task.action, task.required_slots)
         self._static_mask = self._build_static_mask()
         self._listen = self.action_index[ACTION_LISTEN_NAME]
         self._deactivate = self.action_index.get(ACTION_DEACTIVATE_LOOP_NAME)
         self._fallback = self.action_index.get(ACTION_DEFAULT_FALLBACK_NAME)
-        self._needs = [tuple(self.runner.action_slots.get(a, ())) if a not in domain.forms else ()
-                       for a in self.action_names]
+        self._needs = [tuple(self.task_slots.get(a, ())) if a not in domain.forms else () for a in self.action_names]
         # per-episode state
         self.tracker: DialogueStateTracker | None = None
         self.user: AgendaUser | None = None
@@ -162,12 +166,14 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
     def _build_static_mask(self) -> np.ndarray:
         mask = np.zeros(len(self.action_names), dtype=bool)
         domain = self.domain
-        runnable = set(self.runner.action_slots) | set(domain.forms) | set(domain.responses) | {HANDOFF_ACTIONS[0]}
+        client = self.shop.action_client
+        custom = set(client.action_names()) if client is not None else set()
+        runnable = custom | set(domain.forms) | set(domain.responses)
         for i, name in enumerate(self.action_names):
             if name in DEFAULT_ACTION_NAMES:
                 mask[i] = name in ALWAYS_ALLOWED_BUILTINS
             else:
-                mask[i] = name in runnable and not name.startswith("validate_")
+                mask[i] = name in runnable and not name.startswith(VALIDATION_PREFIX)
         return mask
 
     # -- gymnasium API --------------------------------------------------------------------------
@@ -182,15 +188,17 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
             goal = self.goals[int(self.np_random.integers(len(self.goals)))]
         self.goal = goal
         self.user = AgendaUser(goal, self.np_random)
-        self.tracker = self.runner.new_tracker()
+        self.tracker = self.engine.new_tracker()
         self._steps = 0
         self._ended = False
+        self._handoff_due = None
         self._turn_acts = []
         self._turn_actions = set()
         self.transcript = []
         if self.render_mode is not None:
             self.transcript.append(f"goal: {goal.describe()}")
         self._user_says(self.user.first_act())
+        self._handoff_due = self.engine.handoff_reason(self.tracker)
         return self._observe(), {"goal_id": goal.goal_id, "achievable": goal.achievable, "task": goal.task.intent}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
@@ -203,41 +211,37 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         terminated = False
         outcome: str | None = None
         user = self.user
-        if not self._valid(a):
+        if self._handoff_due is not None:  # Kefu hands off before any prediction, whatever the policy chose
+            self.engine.hand_off(self.tracker, self._handoff_due)
+            self._handoff_due = None
+            terminated, outcome = True, OUTCOME_HANDOFF
+            if self.render_mode is not None:
+                self.transcript.append("  bot: handoff (Kefu's automatic handoff)")
+        elif not self._valid(a):
             reward += rc.invalid_action
             if self.render_mode is not None:
                 self.transcript.append(f"  bot: {self.action_names[a]} (not allowed now: no-op)")
         elif a == self._listen:
-            self.runner.listen(self.tracker)
-            mood_before = user.mood
-            act = user.respond(self._turn_acts)
-            reward -= rc.mood * max(0.0, mood_before - user.mood)
-            self._turn_acts = []
-            self._turn_actions = set()
-            if act.is_terminal or user.left or user.wrong_action:
-                terminated = True
-                if user.done:
-                    outcome = OUTCOME_SUCCESS
-                elif user.wrong_action:
-                    outcome = OUTCOME_WRONG_ACTION
-                else:
-                    outcome = OUTCOME_USER_LEFT
-                if self.render_mode is not None:
-                    self.transcript.append(f"user: {act} [{act.sentiment}]")
+            self.engine.listen(self.tracker)
+            if self.engine.fallback_handoff_due(self.tracker):  # as served: fallbacks in a row hand off
+                self.engine.hand_off(self.tracker, REASON_FALLBACKS)
+                terminated, outcome = True, OUTCOME_HANDOFF
             else:
-                self._user_says(act)
+                terminated, outcome, mood_drop = self._shopper_turn()
+                reward -= rc.mood * mood_drop
         else:
             name = self.action_names[a]
-            bot_act = self.runner.run(self.tracker, name)
+            self.tracker.followup_action = None
+            bot_act = self.engine.run(self.tracker, name)
             self._turn_actions.add(a)
             if bot_act is not None:
                 self._turn_acts.append(bot_act)
             if self.render_mode is not None:
                 self.transcript.append(f"  bot: {self._describe(name, bot_act)}")
-            if name in HANDOFF_ACTIONS:
+            if self.tracker.paused:
                 terminated = True
                 outcome = OUTCOME_HANDOFF
-            elif name == "utter_goodbye":
+            elif name == UTTER_GOODBYE:
                 terminated = True
                 outcome = OUTCOME_SUCCESS if user.done else OUTCOME_BOT_ENDED
         truncated = False
@@ -271,6 +275,11 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
             mask[:] = False
             mask[self._listen] = True
             return mask
+        followup = tracker.followup_action
+        if followup in self.action_index:  # a custom action asked for this one next: live, nothing else runs
+            mask[:] = False
+            mask[self.action_index[followup]] = True
+            return mask
         for i in self._turn_actions:
             mask[i] = False
         if self._fallback is not None and acted > 0:
@@ -297,12 +306,30 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         return None
 
     # -- internals ------------------------------------------------------------------------------
+    def _shopper_turn(self) -> tuple[bool, str | None, float]:
+        """The shopper answers the bot's turn: (dialogue over, its outcome, how far their mood fell)."""
+        user = self.user
+        mood_before = user.mood
+        act = user.respond(self._turn_acts)
+        self._turn_acts = []
+        self._turn_actions = set()
+        mood_drop = max(0.0, mood_before - user.mood)
+        if not (act.is_terminal or user.left or user.wrong_action):
+            self._user_says(act)
+            self._handoff_due = self.engine.handoff_reason(self.tracker)
+            return False, None, mood_drop
+        if self.render_mode is not None:
+            self.transcript.append(f"user: {act} [{act.sentiment}]")
+        if user.done:
+            return True, OUTCOME_SUCCESS, mood_drop
+        return True, OUTCOME_WRONG_ACTION if user.wrong_action else OUTCOME_USER_LEFT, mood_drop
+
     def _valid(self, a: int) -> bool:
         return bool(self.action_masks()[a])
 
     def _user_says(self, act: UserAct) -> None:
         parse = self.channel.parse(act, self.np_random)
-        self.runner.user_message(self.tracker, parse)
+        self.engine.user_message(self.tracker, parse)
         if self.render_mode is not None:
             heard = parse["intent"]["name"]
             ents = {e["entity"]: e["value"] for e in parse.get("entities", [])}

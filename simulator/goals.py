@@ -90,7 +90,7 @@ class GoalPool:
 
     :param catalog: the shop's tasks
     :param config: goal mix, personas, value pools
-    :param outcomes: decides achievability with the true values
+    :param outcomes: the shop: its orders, and the real action that decides achievability with the true values
     """
 
     def __init__(self, catalog: TaskCatalog, config: SimulatorConfig, outcomes: OutcomeService) -> None:

@@ -1,21 +1,24 @@
 """Everything an env needs that does not change between dialogues, read once and shared.
 
 A :class:`SimulatorWorld` holds the project's domain and training stories, the task catalog, the
-``simulator.yml`` config, the shop's systems and the goal pool. Vector envs share one world in
-process; ``SubprocVecEnv`` pickles it to each worker.
+``simulator.yml`` config, the shop (its actions and backends, :mod:`simulator.shop`), Kefu's handoff settings
+from ``endpoints.yml`` and the goal pool. Vector envs share one world in process (each env forks its own shop
+database); ``SubprocVecEnv`` pickles it to each worker.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.domain import Domain
+from bot.loaders.endpoints_loader import load_endpoints
+from bot.processor import HandoffSettings
 from bot.training_data import NLUData, StoryData
 from simulator.config import SimulatorConfig, load_simulator_config
 from simulator.goals import GoalPool
-from simulator.outcomes import OutcomeService, default_outcome_service
+from simulator.shop import SimulatedShop
 from simulator.tasks import TaskCatalog, build_task_catalog
 
 
@@ -28,7 +31,7 @@ class SimulatorWorld:
     :param nlu: the project's NLU examples (the text level renders from them)
     :param config: ``simulator.yml``
     :param catalog: the tasks
-    :param outcomes: the shop's systems
+    :param shop: the shop's actions and backends
     :param goals: the goal pool (train / held-out split)
     :param root: the project directory
     """
@@ -38,9 +41,10 @@ class SimulatorWorld:
     nlu: NLUData
     config: SimulatorConfig
     catalog: TaskCatalog
-    outcomes: OutcomeService
+    shop: SimulatedShop
     goals: GoalPool
     root: str = "."
+    handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
     @property
     def max_turns(self) -> int:
@@ -48,16 +52,16 @@ class SimulatorWorld:
 
 
 def build_world(domain: Domain, stories: StoryData, config: SimulatorConfig, nlu: NLUData | None = None,
-                outcomes: OutcomeService | None = None, root: str = ".") -> SimulatorWorld:
+                root: str = ".", handoff: HandoffSettings | None = None) -> SimulatorWorld:
     """A world from objects already in memory (tests build fixture shops this way)."""
     catalog = build_task_catalog(domain, stories, config)
-    required = {t.action: t.required_slots for t in catalog.tasks.values()}
-    if outcomes is None:
-        outcomes = default_outcome_service(config.orders, required, config.outcomes)
-    goals = GoalPool(catalog, config, outcomes)
-    return SimulatorWorld(domain, stories, nlu or NLUData(), config, catalog, outcomes, goals, root)
+    shop = SimulatedShop(domain, config, root)
+    goals = GoalPool(catalog, config, shop)
+    return SimulatorWorld(domain, stories, nlu or NLUData(), config, catalog, shop, goals, root,
+                          handoff or HandoffSettings())
 
 
+ENDPOINTS_FILE = "endpoints.yml"
 _WORLD_CACHE: dict[tuple[str, str | None, tuple[tuple[str, Any], ...]], SimulatorWorld] = {}
 
 
@@ -77,6 +81,10 @@ def load_world(root: str | Path = ".", config_path: str | Path | None = None, **
     for name, value in overrides.items():
         if value is not None:
             setattr(config, name, value)
-    world = build_world(project.domain, project.training.stories, config, project.training.nlu, root=str(root))
+    endpoints_file = Path(root) / ENDPOINTS_FILE
+    handoff = HandoffSettings.from_config(load_endpoints(endpoints_file).other.get("handoff")
+                                          if endpoints_file.exists() else None)
+    world = build_world(project.domain, project.training.stories, config, project.training.nlu, root=str(root),
+                        handoff=handoff)
     _WORLD_CACHE[key] = world
     return world

@@ -64,7 +64,7 @@ def _model_folder(tmp_path: Any, tiny_world: Any, policy_dir: Any, nlu_dir: str)
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "metadata.json").write_text(json.dumps({"model_id": "sim-test", "parts": ["core"]}))
-    (folder / "domain.yml").write_text(yaml.safe_dump(json.loads(json.dumps(tiny_world.domain.as_dict()))))
+    (folder / "domain.yml").write_text(yaml.safe_dump(json.loads(json.dumps(tiny_world.domain.as_dict())), sort_keys=False))
     PolicyEnsemble([KefuMLPolicy.load(policy_dir)]).save(folder / "core")
     shutil.copytree(nlu_dir, folder / "nlu")
     return folder

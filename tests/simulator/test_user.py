@@ -1,4 +1,4 @@
-"""The simulated shopper, the NLU error model, the text renderer, slot filling and the task catalog."""
+"""The simulated shopper, the NLU error model, the text renderer and the task catalog."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from bot.errors import UserFileError
 from simulator.channel import SemanticChannel, TextRenderer
 from simulator.config import Persona, parse_simulator_config
 from simulator.outcomes import Outcome
-from simulator.slot_filler import SlotFiller
 from simulator.user import AgendaUser, BotAct, UserAct
 
 
@@ -37,7 +36,7 @@ def test_goal_pool_is_seeded_split_and_has_an_upper_bound(demo_world):
     assert {g.goal_id for g in pool.train}.isdisjoint({g.goal_id for g in pool.test})
     assert 0.5 < pool.achievable_rate("test") < 1.0
     unachievable = next(g for g in pool.goals if not g.achievable)
-    assert not demo_world.outcomes.run(unachievable.task.action, unachievable.values).ok
+    assert not demo_world.shop.run(unachievable.task.action, unachievable.values).ok
 
 
 def test_user_answers_a_question_with_the_true_value(tiny_world):
@@ -126,18 +125,6 @@ def test_text_renderer_fills_values_and_writes_angrier_when_angry(demo_world):
     assert all(any(w in t for w in ("!", "Seriously", "ridiculous", "patience", "Ugh", "last time")) for t in angry)
     address = renderer.render(UserAct("inform", {"new_address": "7 Rue de la Paix, Paris"}), rng)
     assert "7 Rue de la Paix" in address
-
-
-def test_slot_filler_follows_the_domain_mappings(demo_world):
-    filler = SlotFiller(demo_world.domain)
-    parse = {"text": "too small", "intent": {"name": "inform"},
-             "entities": [{"entity": "order_id", "value": "A1"}], "sentiment": {"label": "angry"}}
-    assert filler.fill(parse, None, None) == {"order_id": "A1", "sentiment": "angry"}
-    inside = filler.fill(parse, "return_form", "return_reason")
-    assert inside["return_reason"] == "too small"
-    affirm = {"text": "yes", "intent": {"name": "affirm"}, "entities": []}
-    assert filler.fill(affirm, "cancel_form", "confirm_cancel") == {"confirm_cancel": True}
-    assert "confirm_cancel" not in filler.fill(affirm, None, None)
 
 
 def test_simulator_config_errors_name_the_line():
