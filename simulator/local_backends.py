@@ -37,32 +37,65 @@ def _who(email: str | None, phone: str | None) -> dict[str, str | None]:
 
 
 class LocalOrders:
-    """The order service (``backends.orders.service.OrderService``) as :class:`~actions.clients.OrdersClient`."""
+    """The order service (``backends.orders.service.OrderService``) as :class:`~actions.clients.OrdersClient`.
+
+    Reads are memoised while the database is in its seeded state: a lookup's answer (or its error) is a pure
+    function of that state, which every dialogue starts from (``begin_dialogue`` rolls the last one back). Once a
+    dialogue writes (cancel, return, address), its reads go to the database until :meth:`new_dialogue`.
+
+    :param orders: the order service
+    :param seeded_reads: answers to reads in the seeded state (shared by every shop forked from one seed)
+    """
 
     service = "order service"
 
-    def __init__(self, orders: Any) -> None:
+    def __init__(self, orders: Any, seeded_reads: dict[tuple[Any, ...], Any] | None = None) -> None:
         self.orders = orders
+        self.seeded_reads = seeded_reads if seeded_reads is not None else {}
+        self.wrote = False
+
+    def new_dialogue(self) -> None:
+        """The database is back in its seeded state."""
+        self.wrote = False
+
+    def _read(self, key: tuple[Any, ...], call: Callable[[], Any]) -> dict[str, Any]:
+        if self.wrote:
+            return _call(self.service, call)
+        if key not in self.seeded_reads:
+            try:
+                self.seeded_reads[key] = _call(self.service, call)
+            except (BackendRejected, BackendUnavailable) as exc:
+                self.seeded_reads[key] = exc
+        answer = self.seeded_reads[key]
+        if isinstance(answer, Exception):
+            raise answer
+        return json.loads(json.dumps(answer))  # a fresh copy: callers may change what they get
+
+    def _write(self, call: Callable[[], Any]) -> dict[str, Any]:
+        self.wrote = True
+        return _call(self.service, call)
 
     async def get_order(self, order_id: str, email: str | None, phone: str | None) -> dict[str, Any]:
-        return _call(self.service, lambda: self.orders.get_order(order_id, **_who(email, phone)))
+        return self._read(("get_order", order_id, email, phone),
+                          lambda: self.orders.get_order(order_id, **_who(email, phone)))
 
     async def refund_status(self, order_id: str, email: str | None, phone: str | None) -> dict[str, Any]:
-        return _call(self.service, lambda: self.orders.refund_status(order_id, **_who(email, phone)))
+        return self._read(("refund_status", order_id, email, phone),
+                          lambda: self.orders.refund_status(order_id, **_who(email, phone)))
 
     async def cancel(self, order_id: str, email: str | None, phone: str | None, key: str,
                      reason: str = "") -> dict[str, Any]:
-        return _call(self.service, lambda: self.orders.cancel_order(
+        return self._write(lambda: self.orders.cancel_order(
             order_id, reason=str(reason or ""), idempotency_key=key, **_who(email, phone)))
 
     async def start_return(self, order_id: str, email: str | None, phone: str | None, reason: str,
                            key: str) -> dict[str, Any]:
-        return _call(self.service, lambda: self.orders.start_return(
+        return self._write(lambda: self.orders.start_return(
             order_id, reason=str(reason or ""), idempotency_key=key, **_who(email, phone)))
 
     async def change_address(self, order_id: str, email: str | None, phone: str | None, new_address: str,
                              key: str) -> dict[str, Any]:
-        return _call(self.service, lambda: self.orders.change_address(
+        return self._write(lambda: self.orders.change_address(
             order_id, new_address=str(new_address or ""), idempotency_key=key, **_who(email, phone)))
 
 

@@ -87,6 +87,7 @@ class SimulatedShop:
         self._bound: Any = None
         self._probe: Any = None
         self._probe_cache: dict[tuple[Any, ...], Outcome] = {}
+        self._seeded_reads: dict[tuple[Any, ...], Any] = {}  # order lookups in the seeded state (same seed: same)
 
     # -- what shoppers own ----------------------------------------------------------------------
     def orders(self) -> list[OrderFacts]:
@@ -101,7 +102,7 @@ class SimulatedShop:
         if self._bound is None:
             from simulator.local_backends import LocalOrders, LocalRecommender
 
-            self._bound = (LocalOrders(self._state.service), LocalRecommender(self._recommender()))
+            self._bound = (LocalOrders(self._state.service, self._seeded_reads), LocalRecommender(self._recommender()))
         return self._bound
 
     def _recommender(self) -> Any:
@@ -123,11 +124,14 @@ class SimulatedShop:
         """Forget what the previous dialogue wrote to the backends."""
         if self._state is not None:
             self._api.begin_dialogue(self._state)
+            if self._bound is not None:
+                self._bound[0].new_dialogue()
 
     def fork(self) -> SimulatedShop:
         """Another shop with the same seed and its own database (one per env: dialogues run interleaved)."""
         twin = SimulatedShop(self.domain, self.config, self.root, self.seed, self.n_orders)
         twin._probe_cache = self._probe_cache
+        twin._seeded_reads = self._seeded_reads
         return twin
 
     # -- achievability --------------------------------------------------------------------------
