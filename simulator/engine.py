@@ -19,7 +19,6 @@ from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
 from bot import events as ev
-from bot.actions.remote import RemoteAction
 from bot.agent import Agent
 from bot.channels.base import CollectingOutputChannel, UserMessage
 from bot.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
@@ -66,8 +65,11 @@ class LiveEngine:
         self.loop = asyncio.new_event_loop()
         self.slot_names = frozenset(domain.slots)
         self.forms = frozenset(domain.forms)
+        self.custom_actions = frozenset(domain.actions) - self.forms  # what the action server runs
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        self.output.messages.clear()  # the events keep what the bot said; the channel's copy is not needed
+
         async def in_shop() -> T:
             with self.shop.serving():
                 return await coro
@@ -109,10 +111,7 @@ class LiveEngine:
     def run(self, tracker: DialogueStateTracker, action: str, policy: str | None = None) -> BotAct | None:
         """Run ``action`` as the live engine would; what the shopper perceives (None: a silent step)."""
         before = len(tracker.events)
-        is_remote = action not in self.forms and isinstance(
-            self._action(action), RemoteAction)
-        used = dict(tracker.slots) if is_remote else None
-        self.output.messages.clear()
+        used = dict(tracker.slots) if action in self.custom_actions else None
         self._run(self.processor.run_named_action(action, tracker, self.output, self.agent, NextAction(action, policy)))
         return self._perceive(action, tracker.events[before:], tracker, used)
 
@@ -128,11 +127,6 @@ class LiveEngine:
                 tracker.update(ev.SlotSet(slot, value))
         act = self.run(tracker, action)
         return act.outcome if act is not None and act.outcome is not None else Outcome(True)
-
-    def _action(self, name: str) -> Any:
-        from bot.actions import action_for_name
-
-        return action_for_name(name, self.domain, self.processor.action_client)
 
     def _perceive(self, action: str, events: list[dict[str, Any]], tracker: DialogueStateTracker,
                   used: dict[str, Any] | None) -> BotAct | None:

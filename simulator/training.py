@@ -184,7 +184,7 @@ def export_policy(model: Any, world: SimulatorWorld, config: TrainConfig, distil
 
 
 def distill_unmasked(policy: Any, world: SimulatorWorld, config: TrainConfig, episodes: int = 2000,
-                     epochs: int = 30, explore: float = 0.1) -> dict[str, float]:
+                     epochs: int = 60, explore: float = 0.2) -> dict[str, float]:
     """Teach the actor to choose, without masks, what it chooses with them (a DAgger-style self-distillation).
 
     Dialogues are played by the masked policy (with ``explore`` random valid actions, so recovery
@@ -268,8 +268,13 @@ class _CurveRecorder:
         self.callback = AfterEval()
 
 
-def train(world: SimulatorWorld, config: TrainConfig, out_dir: str | Path | None = None) -> TrainResult:
-    """Train one policy (see the module docstring); saves under ``out_dir`` when given."""
+def train(world: SimulatorWorld, config: TrainConfig, out_dir: str | Path | None = None,
+          warm: Any = None) -> TrainResult:
+    """Train one policy (see the module docstring); saves under ``out_dir`` when given.
+
+    :param warm: a behaviour-cloned :class:`KefuMLPolicy` to start from (instead of cloning the stories again
+        for ``warm_start: stories``)
+    """
     if config.algo not in ALGOS:
         raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {config.algo!r}")
     out = Path(out_dir) if out_dir is not None else None
@@ -289,9 +294,8 @@ def train(world: SimulatorWorld, config: TrainConfig, out_dir: str | Path | None
 
         formats = ["csv"] + (["tensorboard"] if _has_tensorboard() else [])
         model.set_logger(configure(str(out / "logs"), formats))
-    warm = None
     if config.warm_start == "stories" and config.algo in ACTOR_CRITIC_ALGOS:
-        warm = behaviour_clone(world, config)
+        warm = warm if warm is not None else behaviour_clone(world, config)
         warm.copy_weights_to(model)
     elif config.warm_start not in (None, "none", "stories"):
         raise ValueError(f"--warm-start must be 'stories' (or omitted), got {config.warm_start!r}")

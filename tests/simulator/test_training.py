@@ -48,12 +48,10 @@ def test_saved_policy_loads_with_identical_actions(trained_ppo, tiny_world):
             obs, _ = env.reset()
     # the served policy is distilled to act without the simulator's masks; how closely it follows the masked
     # agent off its training data depends on the run, whose floating point differs between CPUs (266/300 on
-    # an AVX2-only VM against the old copy of the engine; 247/300 since the env steps the live engine, whose
-    # forms and session starts add states the distillation sees less often)
-    assert agree >= 0.8 * 300, agree
-    # on the live engine the distilled actor agrees on 0.941 of the states it was distilled on (0.95+ on the
-    # old copy of the engine); issue 18 moves this distillation into KefuMLPolicy
-    assert result.serving["agreement_after"] >= 0.93 and result.serving["agreement_after"] >= \
+    # an AVX2-only VM against the old copy of the engine; on the live engine 247/300 with 30 distillation epochs
+    # and 10 % exploration, 260-264/300 with 60 epochs and 20 %, the defaults since)
+    assert agree >= 0.85 * 300, agree
+    assert result.serving["agreement_after"] >= 0.95 and result.serving["agreement_after"] >= \
         result.serving["agreement_before"]
     agent = load_agent("maskable_ppo", tiny_world, str(out))
     assert isinstance(agent, MLPolicyAgent)
