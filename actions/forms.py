@@ -17,6 +17,7 @@ from rasa_sdk.types import DomainDict
 from actions.clients import BackendRejected, BackendUnavailable, orders_client
 from actions.common import parse_email, parse_order_id
 from actions.constants import (
+    SLOT_CONFIRM_CANCEL,
     SLOT_EMAIL,
     SLOT_NEW_ADDRESS,
     SLOT_ORDER_ID,
@@ -80,6 +81,11 @@ class ValidateTrackForm(_OrderFormValidation):
 class ValidateCancelForm(_OrderFormValidation):
     def name(self) -> str:
         return "validate_cancel_form"
+
+    def validate_confirm_cancel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> dict[str, Any]:
+        """Only a yes or a no (affirm / deny fill it) confirms; anything else asks again."""
+        return {SLOT_CONFIRM_CANCEL: value if isinstance(value, bool) else None}
 
 
 class ValidateReturnForm(_OrderFormValidation):

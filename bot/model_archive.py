@@ -6,7 +6,8 @@ Layout of ``models/<YYYYmmdd-HHMMSS>/`` (a ``.tar.gz`` of such a folder loads to
     fingerprint.json  hashes of what each part was trained from
     domain.yml        the domain (Rasa's format)
     nlu/              the NLU pipeline (``nlu.NLUPipeline.save``)
-    core/             the dialogue policies (``policies.PolicyEnsemble.save``)
+    core/             the dialogue policies (``policies.PolicyEnsemble.save``); ``core/rl/`` the report of a
+                      KefuMLPolicy's reinforcement-learning stage, when config.yml asks for one
 
 A part whose inputs did not change since the latest model is copied instead of retrained (Rasa's
 fingerprinting); when nothing changed no new model is written at all.
@@ -89,10 +90,23 @@ def fingerprint(project: Any) -> dict[str, str]:
     nlu_domain = {"intents": domain.get("intents"), "entities": domain.get("entities")}
     return {
         "nlu": _digest("nlu", config.language, config.pipeline, project.training.nlu, nlu_domain),
-        "core": _digest("core", config.policies, project.training.stories, domain),
+        "core": _digest("core", config.policies, project.training.stories, domain, _rl_inputs(config.policies)),
         "domain": _digest(domain),
         "kefu": _kefu_version(),
     }
+
+
+RL_INPUT_FILES = ("simulator.yml", "endpoints.yml")
+RL_INPUT_PACKAGE = "actions"
+
+
+def _rl_inputs(policies: Any) -> list[str]:
+    """What a reinforcement-learning stage also learns from (the simulated shoppers, the handoff settings and
+    the project's actions, read from the working directory); nothing without one."""
+    if not any(isinstance(p, dict) and p.get("rl") for p in policies or []):
+        return []
+    files = [Path(name) for name in RL_INPUT_FILES] + sorted(Path(RL_INPUT_PACKAGE).rglob("*.py"))
+    return [f"{f}:{hashlib.sha256(f.read_bytes()).hexdigest()}" for f in files if f.is_file()]
 
 
 @dataclass
@@ -135,6 +149,12 @@ def _default_core_trainer(project: Any, target: Path, seed: int) -> None:
 
     ensemble = PolicyEnsemble.from_config(project.config.policies, project.domain, seed=seed)
     ensemble.learn(project.training.stories, project.domain)
+    for policy in ensemble.policies:
+        if getattr(policy, "rl", None):  # KefuMLPolicy's reinforcement-learning stage (simulator.rl_stage)
+            from simulator.rl_stage import RL_REPORT_DIR, reinforce
+
+            logger.info("training core: %s in the simulator (rl: %s) ...", policy.name, policy.rl)
+            reinforce(policy, project, target / RL_REPORT_DIR)  # core/rl/: the run's report and curve
     ensemble.save(target)
 
 

@@ -106,6 +106,10 @@ class KefuMLPolicy(Policy):
         ``models/sim/policy``); :meth:`learn` loads it instead of cloning the stories. Its network, featurizer
         and architecture (``max_history``, ``hidden_sizes``, ``activation_fn``) replace the configured ones; its
         actions must be the domain's. A relative path is read from the working directory (the project root).
+    :param rl: a reinforcement-learning stage after :meth:`learn`, run by ``kefu train`` against the project's
+        simulated shoppers (``simulator.yml``), e.g. ``{algo: maskable_ppo, timesteps: 40000, nlu_error: 0.1,
+        warm_start: stories}``; its keys are :class:`simulator.training.TrainConfig`'s (see
+        :mod:`simulator.rl_stage`). None: behaviour cloning only.
     """
 
     rasa_names = ("TEDPolicy", "KefuMLPolicy")
@@ -127,6 +131,7 @@ class KefuMLPolicy(Policy):
         num_threads: int = 1,
         verbose: int = 0,
         pretrained: str | None = None,
+        rl: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(priority)
         if activation_fn not in ACTIVATION_NAMES:
@@ -144,6 +149,9 @@ class KefuMLPolicy(Policy):
         self.num_threads = int(num_threads)
         self.verbose = verbose
         self.pretrained = str(pretrained) if pretrained else None
+        if rl is not None and not isinstance(rl, dict):
+            raise PolicyError(f"rl must be a mapping of training settings (e.g. {{algo: maskable_ppo}}), got {rl!r}")
+        self.rl = dict(rl) if rl else None
         self.featurizer: TrackerFeaturizer | None = None
         self._network: Any = None  # MaskableActorCriticPolicy once built
         self._weights_file: Path | None = None  # saved torch weights not read yet (see `network`)

@@ -77,6 +77,15 @@ def load_world(root: str | Path = ".", config_path: str | Path | None = None, **
         return _WORLD_CACHE[key]
     project = load_project(root=root)
     project.raise_for_errors()
+    world = world_of_project(project, root, config_path, **overrides)
+    _WORLD_CACHE[key] = world
+    return world
+
+
+def world_of_project(project: Any, root: str | Path = ".", config_path: str | Path | None = None,
+                     **overrides: Any) -> SimulatorWorld:
+    """The world of a project already loaded (``kefu train``'s), with ``simulator.yml`` and ``endpoints.yml``
+    from ``root``."""
     config = load_simulator_config(config_path, root=root)
     for name, value in overrides.items():
         if value is not None:
@@ -84,7 +93,5 @@ def load_world(root: str | Path = ".", config_path: str | Path | None = None, **
     endpoints_file = Path(root) / ENDPOINTS_FILE
     handoff = HandoffSettings.from_config(load_endpoints(endpoints_file).other.get("handoff")
                                           if endpoints_file.exists() else None)
-    world = build_world(project.domain, project.training.stories, config, project.training.nlu, root=str(root),
-                        handoff=handoff)
-    _WORLD_CACHE[key] = world
-    return world
+    return build_world(project.domain, project.training.stories, config, project.training.nlu, root=str(root),
+                       handoff=handoff)
