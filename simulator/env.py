@@ -33,6 +33,7 @@ from simulator.user import AgendaUser, BotAct, UserAct
 from simulator.world import SimulatorWorld, load_world
 
 MAX_ACTIONS_PER_TURN = 3
+MASK_MODES = ("simulator", "served")
 VALIDATION_PREFIX = "validate_"
 UTTER_GOODBYE = "utter_goodbye"
 ALWAYS_ALLOWED_BUILTINS = (ACTION_LISTEN_NAME, ACTION_DEACTIVATE_LOOP_NAME, ACTION_DEFAULT_FALLBACK_NAME)
@@ -93,6 +94,8 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
     :param featurizer: object with ``observation_size`` and ``featurize(tracker)`` (default: policies')
     :param max_history: featurizer history when the default featurizer is built
     :param render_mode: ``ansi`` returns the transcript
+    :param masks: ``simulator`` (the masks above, for training) or ``served`` (every action is valid, as for a
+        served model, which runs whatever it predicts; at most the processor's ``max_predictions`` per turn)
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -108,8 +111,12 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         featurizer: Any = None,
         max_history: int = DEFAULT_MAX_HISTORY,
         render_mode: str | None = None,
+        masks: str = "simulator",
     ) -> None:
         super().__init__()
+        if masks not in MASK_MODES:
+            raise ValueError(f"masks must be one of {', '.join(MASK_MODES)}, got {masks!r}")
+        self.masks = masks
         self.world = world if world is not None else load_world(project_root)
         domain = self.world.domain
         self.domain = domain
@@ -144,6 +151,7 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         self.goal: UserGoal | None = None
         self._turn_acts: list[BotAct] = []
         self._turn_actions: set[int] = set()
+        self._turn_count = 0  # bot actions since the shopper's last message
         self._steps = 0
         self._ended = False
         self.transcript: list[str] = []
@@ -194,6 +202,7 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         self._handoff_due = None
         self._turn_acts = []
         self._turn_actions = set()
+        self._turn_count = 0
         self.transcript = []
         if self.render_mode is not None:
             self.transcript.append(f"goal: {goal.describe()}")
@@ -234,6 +243,7 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
             self.tracker.followup_action = None
             bot_act = self.engine.run(self.tracker, name)
             self._turn_actions.add(a)
+            self._turn_count += 1
             if bot_act is not None:
                 self._turn_acts.append(bot_act)
             if self.render_mode is not None:
@@ -265,6 +275,8 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
 
     def action_masks(self) -> np.ndarray:
         """Which actions are valid now (True = valid), for sb3-contrib's MaskablePPO."""
+        if self.masks == "served":
+            return self._served_mask()
         mask = self._static_mask.copy()
         tracker = self.tracker
         if tracker is None:
@@ -295,6 +307,14 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
                         break
         return mask
 
+    def _served_mask(self) -> np.ndarray:
+        """Every action, until the processor's ``max_predictions`` in one turn (then it only listens)."""
+        mask = np.ones(len(self.action_names), dtype=bool)
+        if self._turn_count >= self.engine.processor.max_predictions:
+            mask[:] = False
+            mask[self._listen] = True
+        return mask
+
     @property
     def static_action_mask(self) -> np.ndarray:
         """Actions the simulator can ever allow (False: never valid in any state, e.g. ``validate_*``)."""
@@ -313,6 +333,7 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         act = user.respond(self._turn_acts)
         self._turn_acts = []
         self._turn_actions = set()
+        self._turn_count = 0
         mood_drop = max(0.0, mood_before - user.mood)
         if not (act.is_terminal or user.left or user.wrong_action):
             self._user_says(act)

@@ -157,7 +157,7 @@ def evaluate(agent: Agent, world: SimulatorWorld, nlu_error: float = 0.1, episod
              progress: Callable[[int], None] | None = None, featurizer: Any = None) -> dict[str, Any]:
     """Evaluate ``agent`` on ``episodes`` dialogues of the ``split`` goals (see the module docstring)."""
     env = CustomerServiceEnv(world=world, nlu_error=nlu_error, goal_split=split, level=level, nlu_model=nlu_model,
-                             featurizer=featurizer)
+                             featurizer=featurizer, masks=getattr(agent, "masks", "simulator"))
     start = time.perf_counter()
     infos = run_dialogues(agent, env, episodes, seed, progress)
     metrics = summarize(infos)
@@ -211,8 +211,12 @@ def agent_from_result(result: Any, world: SimulatorWorld) -> Agent:
 def compare(world: SimulatorWorld, policies: Sequence[str], noise_levels: Sequence[float] = NOISE_LEVELS,
             seeds: Sequence[int] = (0, 1, 2, 3, 4), episodes: int = 1000, train_config: Any = None,
             out_dir: str | Path | None = None, timesteps: dict[str, int] | None = None,
-            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train (per seed) and evaluate every policy at every noise level; write the report under ``out_dir``."""
+            progress: Callable[[str], None] | None = None, served: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train (per seed) and evaluate every policy at every noise level; write the report under ``out_dir``.
+
+    :param served: name -> :class:`~simulator.served.ServedAgent`: assistants as served (a trained model, the
+        Rasa-style ensemble), evaluated as they are (not trained per seed); their names go in ``policies``
+    """
     from simulator.training import TrainConfig, train
 
     base = train_config or TrainConfig()
@@ -221,8 +225,10 @@ def compare(world: SimulatorWorld, policies: Sequence[str], noise_levels: Sequen
     training: list[dict[str, Any]] = []
     for seed in seeds:
         for name in policies:
-            if name == "rule":
-                agent: Agent = RuleAgent(world)
+            if served and name in served:
+                agent: Agent = served[name]
+            elif name == "rule":
+                agent = RuleAgent(world)
             else:
                 config = replace(base, algo=name, seed=seed,
                                  timesteps=(timesteps or {}).get(name, base.timesteps))

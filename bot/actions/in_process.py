@@ -49,14 +49,20 @@ class InProcessActionClient:
         self.package = package
         self.endpoint = InProcessEndpoint(url=f"in-process://{package}")
         self.executor = ActionExecutor()
-        self.executor.register_package(package)  # imports the package and its modules, as the server does
-        # rasa-sdk then registers every Action subclass loaded in the process (its server runs one package); here
-        # other projects' actions may be loaded too (with the same names), so only the package's own classes stay
-        self.executor.actions = {}
-        for action_class in all_subclasses(Action):
-            module = action_class.__module__
-            if (module == package or module.startswith(package + ".")) and not inspect.isabstract(action_class):
-                self.executor.register_action(action_class)
+        executor_log = logging.getLogger("rasa_sdk.executor")
+        level = executor_log.level
+        executor_log.setLevel(logging.WARNING)  # its "Registered function for ..." lines, once per registration
+        try:
+            self.executor.register_package(package)  # imports the package and its modules, as the server does
+            # rasa-sdk then registers every Action subclass loaded in the process (its server runs one package);
+            # here other projects' actions may be loaded too (with the same names): only the package's own stay
+            self.executor.actions = {}
+            for action_class in all_subclasses(Action):
+                module = action_class.__module__
+                if (module == package or module.startswith(package + ".")) and not inspect.isabstract(action_class):
+                    self.executor.register_action(action_class)
+        finally:
+            executor_log.setLevel(level)
         if not self.executor.actions:
             raise ImportError(f"the actions package '{package}' defines no rasa-sdk action")
 

@@ -55,7 +55,8 @@ def add_sim_args(subparsers: Any) -> None:
     compare = subparsers.add_parser("compare", help="policies x NLU noise x seeds: table, JSON and PNG")
     _project_args(compare)
     compare.add_argument("--policies", default="rule,qlearning,maskable_ppo",
-                         help="comma-separated: rule and any of the training algos (default rule,qlearning,maskable_ppo)")
+                         help="comma-separated: rule, rasa_style (config.yml's policies without rl, trained on the "
+                              "stories, as served) and any of the training algos (default rule,qlearning,maskable_ppo)")
     compare.add_argument("--noise", default="0,0.05,0.1,0.2,0.3", help="NLU error rates to evaluate at")
     compare.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     compare.add_argument("--episodes", type=int, default=1000, help="held-out dialogues per point")
@@ -66,6 +67,10 @@ def add_sim_args(subparsers: Any) -> None:
     compare.add_argument("--train-nlu-error", type=float, default=0.1, help="NLU error while training")
     compare.add_argument("--n-envs", type=int, default=4)
     compare.add_argument("--warm-start", choices=["stories", "none"], default="stories")
+    compare.add_argument("--baseline", default=None,
+                         help="a trained model (folder or .tar.gz), e.g. the one in production, compared as served")
+    compare.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
+                         help="another trained model compared as served (repeatable); NAME goes in the report")
     compare.add_argument("--out", default=DEFAULT_RESULTS, help=f"output directory (default {DEFAULT_RESULTS})")
     compare.set_defaults(handler=run_compare)
 
@@ -192,6 +197,35 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+RASA_STYLE = "rasa_style"
+
+
+def _served_agents(args: argparse.Namespace, policies: list[str]) -> dict[str, Any]:
+    """``--baseline``, ``--model NAME=PATH`` and ``rasa_style`` as :class:`~simulator.served.ServedAgent`."""
+    from simulator.served import ServedAgent
+
+    paths: dict[str, str] = {}
+    if args.baseline:
+        paths["baseline"] = args.baseline
+    for item in args.model:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise KefuError(f"--model must be NAME=PATH (e.g. candidate=models/20261208-003743), got {item!r}")
+        paths[name.strip()] = path.strip()
+    served: dict[str, Any] = {}
+    for name, path in paths.items():
+        if not Path(path).exists():
+            raise KefuError(f"--{'baseline' if name == 'baseline' else 'model'}: {path} does not exist")
+        served[name] = ServedAgent.from_model(path, name)
+    if RASA_STYLE in policies:
+        from bot.project import load_project
+
+        project = load_project(root=args.project)
+        project.raise_for_errors()
+        served[RASA_STYLE] = ServedAgent.rasa_style(project)
+    return served
+
+
 def run_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -201,9 +235,12 @@ def run_compare(args: argparse.Namespace) -> int:
     from simulator.training import TrainConfig
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-    unknown = [p for p in policies if p != "rule" and p not in ALGOS]
+    unknown = [p for p in policies if p not in ("rule", RASA_STYLE) and p not in ALGOS]
     if unknown:
-        raise KefuError(f"unknown policy {', '.join(unknown)} in --policies (use rule, {', '.join(ALGOS)})")
+        raise KefuError(f"unknown policy {', '.join(unknown)} in --policies (use rule, {RASA_STYLE}, "
+                        f"{', '.join(ALGOS)}; trained models go in --baseline / --model NAME=PATH)")
+    served = _served_agents(args, policies)
+    policies += [name for name in served if name not in policies]
     noise = [float(x) for x in args.noise.split(",") if x.strip()]
     for p in [*noise, args.train_nlu_error]:
         _check_rate(p, "NLU error")
@@ -213,7 +250,7 @@ def run_compare(args: argparse.Namespace) -> int:
     steps = {"qlearning": args.qlearning_timesteps or args.timesteps, "ppo": args.ppo_timesteps or args.timesteps}
     console = Console(stderr=True)
     report = compare(world, policies, noise, list(range(args.seeds)), args.episodes, config, args.out,
-                     timesteps=steps, progress=lambda msg: console.log(msg))
+                     timesteps=steps, progress=lambda msg: console.log(msg), served=served)
     table = Table(title=f"success rate on held-out goals ({args.seeds} seeds x {args.episodes} dialogues)")
     table.add_column("policy")
     for p in noise:

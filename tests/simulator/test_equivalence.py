@@ -1,8 +1,9 @@
 """One world: a simulated dialogue writes the same events through the env as through `kefu run`'s REST webhook.
 
 The same trained model chooses the bot's actions on both sides: `kefu run` (a real server process, its own
-policy ensemble, a real rasa-sdk action server over HTTP) and the env (the same ensemble loaded in this process,
-predicting on the env's tracker; the env runs the actions in process). The shopper's messages are sent as
+policy ensemble, a real rasa-sdk action server over HTTP) and the env (the same model as a
+:class:`~simulator.served.ServedAgent`, predicting with the processor's own ``predict_next_action`` on the env's
+tracker, ``masks="served"``; the env runs the actions in process). The shopper's messages are sent as
 ``/intent{...}@confidence`` payloads, so both sides get the same NLU output. After every turn the conversation's
 events must be identical, apart from what only says *when* and *through which channel* (timestamps, message ids,
 the input channel) and *which policy* of the ensemble voted (the env's step takes an action, not a vote).
@@ -27,6 +28,7 @@ from bot.constants import ACTION_LISTEN_NAME
 from bot.interpreter import parse_payload
 from simulator.engine import comparable_events
 from simulator.env import CustomerServiceEnv
+from simulator.served import ServedAgent
 from tests.simulator.test_served_policy import REPO_ROOT, _action_server, _free_port, _model_folder
 
 DIALOGUES = 200
@@ -101,8 +103,8 @@ def test_env_and_rest_webhook_write_identical_events(tiny_world, trained_ppo, ti
 
     _, out = trained_ppo
     folder = _model_folder(tmp_path, tiny_world, out / POLICY_DIR, tiny_nlu_model)
-    served = Agent.load(folder)
-    env = CustomerServiceEnv(world=tiny_world, nlu_error=0.1, goal_split="all")
+    served = ServedAgent(Agent.load(folder), "served")  # chooses as kefu run's processor does
+    env = CustomerServiceEnv(world=tiny_world, nlu_error=0.1, goal_split="all", masks="served")
     env.channel = channel = PayloadChannel(env.channel)
     compared_turns = 0
     outcomes: set[str] = set()
@@ -113,11 +115,12 @@ def test_env_and_rest_webhook_write_identical_events(tiny_world, trained_ppo, ti
             channel.said.clear()
             env.reset(seed=dialogue)
             done, info = False, {}
+            obs = None
             while not done:
-                prediction = served.policy.predict(env.tracker, served.domain)
-                name = prediction.action_name
                 listened_at = len(env.tracker.events)
-                _, _, terminated, truncated, info = env.step(env.action_index[name])
+                action = served.act(env, obs)
+                name = env.action_names[action]
+                obs, _, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
                 if name == ACTION_LISTEN_NAME or done:
                     said = channel.said[0]
