@@ -56,6 +56,9 @@ def add_orders_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed-customers", type=int, default=300,
                        help="synthetic customers whose purchases become orders when the database is seeded")
     group.add_argument("--reseed", action="store_true", help="delete every order and seed the database again")
+    group.add_argument("--simulated-shop", action="store_true",
+                       help="serve the user simulator's shop (its seeded orders and fixed clock; reseeds), so "
+                            "`kefu sim evaluate --url` shoppers own real orders; adds POST /simulation/reseed")
 
 
 def add_reco_args(parser: argparse.ArgumentParser) -> None:
@@ -147,6 +150,13 @@ def _orders_app(args: argparse.Namespace) -> object:
     from backends.orders.seed import seed_orders
     from backends.orders.service import OrderService
 
+    if args.simulated_shop:  # the user simulator's shop: its orders, its fixed clock, seeded afresh
+        from backends.simulation import seed_simulated_shop, simulation_clock
+
+        service = OrderService.from_url(args.db, clock=simulation_clock)
+        summary = seed_simulated_shop(service)
+        logger.info("seeded the simulated shop in %s: %d orders", _redact(args.db), summary.orders)
+        return create_app(service, close_on_cleanup=True, reseed_with=lambda: seed_simulated_shop(service))
     service = OrderService.from_url(args.db)
     if args.reseed or service.count_orders() == 0:
         summary = seed_orders(service, n_customers=args.seed_customers, seed=args.seed)

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 # The simulated shop's "now": fixed, so order ages (shipped yesterday, delivered 40 days ago) never drift.
 SIMULATION_NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 ORDERS_PER_CUSTOMER = 4  # the seeded log gives ~6 orders per shopper; seed enough shoppers for n_orders
+SIMULATION_SEED = 7
+SIMULATION_ORDERS = 200
 
 
 @dataclass
@@ -52,11 +54,22 @@ class SimulationState:
     transaction: Any = field(default=None, repr=False)
 
 
-def open(seed: int = 7, n_orders: int = 200, reco_model_dir: str | Path | None = None) -> SimulationState:  # noqa: A001
+def simulation_clock() -> datetime:
+    """The simulated shop's "now"."""
+    return SIMULATION_NOW
+
+
+def seed_simulated_shop(service: OrderService, seed: int = SIMULATION_SEED, n_orders: int = SIMULATION_ORDERS) -> Any:
+    """Seed ``service``'s database with the simulated shop's orders (``kefu backends --simulated-shop`` serves
+    the same shop over HTTP, so ``kefu sim evaluate --url`` shoppers own real orders there)."""
+    return seed_orders(service, n_customers=max(20, n_orders // ORDERS_PER_CUSTOMER), seed=seed, now=SIMULATION_NOW)
+
+
+def open(seed: int = SIMULATION_SEED, n_orders: int = SIMULATION_ORDERS,  # noqa: A001
+         reco_model_dir: str | Path | None = None) -> SimulationState:
     """Seed an in-memory order database and pick the ``n_orders`` orders shoppers may own."""
     engine = create_db_engine("sqlite://")
-    seeding = OrderService(engine, clock=lambda: SIMULATION_NOW)
-    seed_orders(seeding, n_customers=max(20, n_orders // ORDERS_PER_CUSTOMER), seed=seed, now=SIMULATION_NOW)
+    seed_simulated_shop(OrderService(engine, clock=simulation_clock), seed, n_orders)
     with Session(engine) as session:
         rows = session.execute(select(Order.id, Order.status, Customer.email, Customer.phone)
                                .join(Customer).order_by(Order.id)).all()
@@ -75,7 +88,7 @@ def open(seed: int = 7, n_orders: int = 200, reco_model_dir: str | Path | None =
     # Every call runs inside one outer transaction on this connection that is rolled back afterwards; the
     # service's own sessions join it, so their commits never reach the database.
     connection = engine.connect()
-    service = OrderService(connection, clock=lambda: SIMULATION_NOW)  # type: ignore[arg-type]
+    service = OrderService(connection, clock=simulation_clock)  # type: ignore[arg-type]
     model_dir = Path(reco_model_dir) if reco_model_dir else _default_reco_dir()
     return SimulationState(service, connection, engine, sorted(picked, key=lambda o: o["order_id"]), seed, model_dir)
 

@@ -113,7 +113,7 @@ class LiveEngine:
         before = len(tracker.events)
         used = dict(tracker.slots) if action in self.custom_actions else None
         self._run(self.processor.run_named_action(action, tracker, self.output, self.agent, NextAction(action, policy)))
-        return self._perceive(action, tracker.events[before:], tracker, used)
+        return perceive(action, tracker.events[before:], tracker, used, self.shop.failure_responses, self.forms)
 
     def listen(self, tracker: DialogueStateTracker, policy: str | None = None) -> None:
         """The bot waits for the shopper."""
@@ -128,23 +128,31 @@ class LiveEngine:
         act = self.run(tracker, action)
         return act.outcome if act is not None and act.outcome is not None else Outcome(True)
 
-    def _perceive(self, action: str, events: list[dict[str, Any]], tracker: DialogueStateTracker,
-                  used: dict[str, Any] | None) -> BotAct | None:
-        uttered = [e.get("metadata", {}).get("utter_action") for e in events if e.get("event") == ev.BOT]
-        asked = next((u[len(UTTER_ASK_PREFIX):] for u in uttered
-                      if u and u.startswith(UTTER_ASK_PREFIX) and u[len(UTTER_ASK_PREFIX):] in self.slot_names), None)
-        if action in self.forms:
-            if any(e.get("event") == ev.ACTION_EXECUTION_REJECTED for e in events):
-                return BotAct(action)
-            if tracker.active_loop_name is None:
-                return None  # the form completed (or was never needed): nothing for the shopper to answer
-            return BotAct(action, asked=tracker.slots.get(REQUESTED_SLOT) or asked)
-        if used is None:
-            return BotAct(action, asked=asked)
-        failed = next((u for u in uttered if u in self.shop.failure_responses), None)
-        if failed is None and any(e.get("event") == ev.ACTION_ERROR for e in events):
-            failed = ERROR_REASON
-        slots = {e["name"]: e.get("value") for e in events if e.get("event") == ev.SLOT}
-        text = " ".join(str(e.get("text") or "") for e in events if e.get("event") == ev.BOT).strip()
-        outcome = Outcome(failed is None and asked is None, failed or ("asked:" + asked if asked else "ok"), slots, text)
-        return BotAct(action, asked=asked, outcome=outcome, used=used)
+
+def perceive(action: str, events: list[dict[str, Any]], tracker: DialogueStateTracker, used: dict[str, Any] | None,
+             failure_responses: frozenset[str], forms: frozenset[str]) -> BotAct | None:
+    """What a shopper makes of one bot action from the events it wrote (None: nothing to answer).
+
+    :param used: the slots when a custom action ran (None: not a custom action)
+    :param failure_responses: replies that say a request failed (``simulator.yml``)
+    :param forms: the domain's forms
+    """
+    slot_names = tracker.slot_defaults
+    uttered = [e.get("metadata", {}).get("utter_action") for e in events if e.get("event") == ev.BOT]
+    asked = next((u[len(UTTER_ASK_PREFIX):] for u in uttered
+                  if u and u.startswith(UTTER_ASK_PREFIX) and u[len(UTTER_ASK_PREFIX):] in slot_names), None)
+    if action in forms:
+        if any(e.get("event") == ev.ACTION_EXECUTION_REJECTED for e in events):
+            return BotAct(action)
+        if tracker.active_loop_name is None:
+            return None  # the form completed (or was never needed): nothing for the shopper to answer
+        return BotAct(action, asked=tracker.slots.get(REQUESTED_SLOT) or asked)
+    if used is None:
+        return BotAct(action, asked=asked)
+    failed = next((u for u in uttered if u in failure_responses), None)
+    if failed is None and any(e.get("event") == ev.ACTION_ERROR for e in events):
+        failed = ERROR_REASON
+    slots = {e["name"]: e.get("value") for e in events if e.get("event") == ev.SLOT}
+    text = " ".join(str(e.get("text") or "") for e in events if e.get("event") == ev.BOT).strip()
+    outcome = Outcome(failed is None and asked is None, failed or ("asked:" + asked if asked else "ok"), slots, text)
+    return BotAct(action, asked=asked, outcome=outcome, used=used)

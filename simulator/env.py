@@ -96,6 +96,8 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
     :param render_mode: ``ansi`` returns the transcript
     :param masks: ``simulator`` (the masks above, for training) or ``served`` (every action is valid, as for a
         served model, which runs whatever it predicts; at most the processor's ``max_predictions`` per turn)
+    :param engine: what the shoppers talk to (default: the live engine in process, :mod:`simulator.engine`;
+        :class:`simulator.remote.RemoteEngine` for a running server)
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -112,6 +114,7 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         max_history: int = DEFAULT_MAX_HISTORY,
         render_mode: str | None = None,
         masks: str = "simulator",
+        engine: Any = None,
     ) -> None:
         super().__init__()
         if masks not in MASK_MODES:
@@ -134,8 +137,8 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         noise = self.world.config.noise
         self.channel: UserChannel = self._make_channel(level, nlu_model, noise)
         self.level = level
-        self.shop = self.world.shop.fork()
-        self.engine = LiveEngine(domain, self.shop, self.world.handoff)
+        self.shop = self.world.shop.fork() if engine is None else self.world.shop
+        self.engine = engine if engine is not None else LiveEngine(domain, self.shop, self.world.handoff)
         self.render_mode = render_mode
         self.task_slots: dict[str, tuple[str, ...]] = {}
         for task in self.world.catalog.tasks.values():

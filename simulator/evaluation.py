@@ -154,10 +154,21 @@ def summarize(infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def evaluate(agent: Agent, world: SimulatorWorld, nlu_error: float = 0.1, episodes: int = 1000, seed: int = 0,
              split: str = "test", level: str = "semantic", nlu_model: str | None = None,
-             progress: Callable[[int], None] | None = None, featurizer: Any = None) -> dict[str, Any]:
-    """Evaluate ``agent`` on ``episodes`` dialogues of the ``split`` goals (see the module docstring)."""
+             progress: Callable[[int], None] | None = None, featurizer: Any = None,
+             engine: Any = None, payloads: bool = False) -> dict[str, Any]:
+    """Evaluate ``agent`` on ``episodes`` dialogues of the ``split`` goals (see the module docstring).
+
+    :param engine: what the shoppers talk to (None: the live engine in process; a
+        :class:`~simulator.remote.RemoteEngine` for a running server, with a :class:`~simulator.remote.RemoteAgent`)
+    :param payloads: the shoppers' messages as REST payloads (:class:`~simulator.remote.PayloadChannel`), as they
+        reach a server driven over REST; always so with a remote engine
+    """
     env = CustomerServiceEnv(world=world, nlu_error=nlu_error, goal_split=split, level=level, nlu_model=nlu_model,
-                             featurizer=featurizer, masks=getattr(agent, "masks", "simulator"))
+                             featurizer=featurizer, masks=getattr(agent, "masks", "simulator"), engine=engine)
+    if payloads or engine is not None:
+        from simulator.remote import PayloadChannel
+
+        env.channel = PayloadChannel(env.channel)
     start = time.perf_counter()
     infos = run_dialogues(agent, env, episodes, seed, progress)
     metrics = summarize(infos)
@@ -170,7 +181,12 @@ def evaluate(agent: Agent, world: SimulatorWorld, nlu_error: float = 0.1, episod
 # compare
 
 def load_agent(kind: str, world: SimulatorWorld, path: str | None = None) -> Agent:
-    """An agent by name: ``rule``; or a trained one from a ``kefu sim train`` output directory."""
+    """An agent by name: ``rule``; or a trained one from a ``kefu sim train`` output directory; or, for a
+    ``kefu train`` model (folder with ``metadata.json`` or ``.tar.gz``), that model as served."""
+    if path is not None and ((Path(path) / "metadata.json").exists() or str(path).endswith(".tar.gz")):
+        from simulator.served import ServedAgent
+
+        return ServedAgent.from_model(path)  # a `kefu train` model: played as served, whatever --policy says
     if kind == "rule":
         return RuleAgent(world)
     if path is None:

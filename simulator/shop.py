@@ -30,8 +30,6 @@ logger = logging.getLogger(__name__)
 
 BACKENDS_MODULE = "backends.simulation"
 DEFAULT_ACTIONS_PACKAGE = "actions"
-DEFAULT_SEED = 7
-DEFAULT_ORDERS = 200
 
 _RECOMMENDERS: dict[str, Any] = {}  # trained recommenders are read-only: one per model folder and process
 
@@ -60,12 +58,12 @@ class SimulatedShop:
     :param domain: the project's domain
     :param config: ``simulator.yml``
     :param root: the project directory
-    :param seed: seed of the backends' order generator
-    :param n_orders: orders simulated shoppers may own
+    :param seed: seed of the backends' order generator (None: theirs, ``SIMULATION_SEED``)
+    :param n_orders: orders simulated shoppers may own (None: ``SIMULATION_ORDERS``)
     """
 
-    def __init__(self, domain: Any, config: SimulatorConfig, root: str | Path = ".", seed: int = DEFAULT_SEED,
-                 n_orders: int = DEFAULT_ORDERS) -> None:
+    def __init__(self, domain: Any, config: SimulatorConfig, root: str | Path = ".", seed: int | None = None,
+                 n_orders: int | None = None) -> None:
         self.domain = domain
         self.config = config
         self.root = str(root)
@@ -83,7 +81,10 @@ class SimulatedShop:
             logger.warning("simulator: outcomes: backends, but %s is not importable; the shoppers own the orders "
                            "listed in simulator.yml", BACKENDS_MODULE)
         self._api = api
-        self._state = api.open(seed=seed, n_orders=n_orders) if api is not None else None
+        if api is not None:
+            self.seed = api.SIMULATION_SEED if seed is None else seed
+            self.n_orders = api.SIMULATION_ORDERS if n_orders is None else n_orders
+        self._state = api.open(seed=self.seed, n_orders=self.n_orders) if api is not None else None
         self._bound: Any = None
         self._probe: Any = None
         self._probe_cache: dict[tuple[Any, ...], Outcome] = {}

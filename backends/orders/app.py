@@ -18,6 +18,7 @@ from backends.http import errors_to_json, health, read_json
 from backends.orders.service import OrderService
 
 ORDERS = web.AppKey("orders", OrderService)
+RESEED = web.AppKey("reseed", object)  # set only for the simulated shop: puts its seeded state back
 
 
 def _credentials(source: Any) -> dict[str, str | None]:
@@ -71,10 +72,21 @@ async def change_address(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-def create_app(service: OrderService, close_on_cleanup: bool = False) -> web.Application:
-    """The order service's app; ``close_on_cleanup`` disposes the engine when the app stops."""
+async def reseed(request: web.Request) -> web.Response:
+    """``POST /simulation/reseed``: the simulated shop's orders as seeded (``kefu backends --simulated-shop`` only;
+    ``kefu sim evaluate --url`` calls it before each dialogue, as the in-process simulator rolls back)."""
+    summary = await asyncio.to_thread(request.app[RESEED])
+    return web.json_response({"orders": summary.orders})
+
+
+def create_app(service: OrderService, close_on_cleanup: bool = False, reseed_with: Any = None) -> web.Application:
+    """The order service's app; ``close_on_cleanup`` disposes the engine when the app stops; ``reseed_with``
+    (a function that seeds the database again) adds ``POST /simulation/reseed``."""
     app = web.Application(middlewares=[errors_to_json])
     app[ORDERS] = service
+    if reseed_with is not None:
+        app[RESEED] = reseed_with
+        app.router.add_post("/simulation/reseed", reseed)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         yield

@@ -43,7 +43,18 @@ def add_sim_args(subparsers: Any) -> None:
     evaluate = subparsers.add_parser("evaluate", help="evaluate a policy on held-out simulated shoppers")
     _project_args(evaluate)
     evaluate.add_argument("--policy", default="rule", help="rule, or the algo of the model in --model")
-    evaluate.add_argument("--model", default=None, help="a `kefu sim train` output directory")
+    evaluate.add_argument("--model", default=None,
+                          help="a `kefu sim train` output directory, or a `kefu train` model (played as served)")
+    evaluate.add_argument("--url", default=None,
+                          help="a running assistant (kefu run --enable-api) to drive over REST, e.g. "
+                               "http://127.0.0.1:5005; --policy and --model are then ignored")
+    evaluate.add_argument("--token", default=None, help="the running assistant's --auth-token")
+    evaluate.add_argument("--payloads", action="store_true",
+                          help="in process, send the shoppers' messages as the REST payloads --url sends (no mood, "
+                               "the payload as text), to compare with a --url run of the same model")
+    evaluate.add_argument("--reseed-url", default=None,
+                          help="POSTed before each dialogue to put the shop back in its seeded state, e.g. "
+                               "http://127.0.0.1:5056/simulation/reseed (kefu backends --simulated-shop)")
     evaluate.add_argument("--episodes", type=int, default=1000)
     evaluate.add_argument("--nlu-error", type=float, default=0.1)
     evaluate.add_argument("--seed", type=int, default=0)
@@ -182,14 +193,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     _check_rate(args.nlu_error, "--nlu-error")
     world = _world(args)
-    agent = load_agent(args.policy, world, args.model)
+    engine = None
+    if args.url:
+        from simulator.remote import RemoteAgent, RemoteEngine
+
+        if args.level != "semantic":
+            raise KefuError("--url drives the server at the semantic level (its own NLU is bypassed): drop --level")
+        engine = RemoteEngine(world.domain, args.url, world.shop.failure_responses, args.token, args.reseed_url)
+        agent: Any = RemoteAgent(args.url)
+    else:
+        agent = load_agent(args.policy, world, args.model)
     from tqdm.auto import tqdm
 
-    with tqdm(total=args.episodes, desc=f"evaluating {args.policy}", unit="dialogue",
+    with tqdm(total=args.episodes, desc=f"evaluating {agent.name}", unit="dialogue",
               disable=not sys.stderr.isatty()) as bar:
         metrics = evaluate(agent, world, args.nlu_error, args.episodes, seed=args.seed, split=args.split,
-                           level=args.level, nlu_model=args.nlu_model, progress=bar.update)
-    _print_metrics(f"{args.policy} on {args.split} goals, NLU error {args.nlu_error:g} ({args.level})", metrics)
+                           level=args.level, nlu_model=args.nlu_model, progress=bar.update, engine=engine,
+                           payloads=args.payloads)
+    _print_metrics(f"{agent.name} on {args.split} goals, NLU error {args.nlu_error:g} ({args.level})", metrics)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(metrics, indent=2), encoding="utf-8")

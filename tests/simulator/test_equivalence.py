@@ -21,35 +21,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import pytest
 
 from bot.constants import ACTION_LISTEN_NAME
-from bot.interpreter import parse_payload
 from simulator.engine import comparable_events
 from simulator.env import CustomerServiceEnv
+from simulator.remote import PayloadChannel
 from simulator.served import ServedAgent
 from tests.simulator.test_served_policy import REPO_ROOT, _action_server, _free_port, _model_folder
 
 DIALOGUES = 200
 CHANNEL_KEYS = ("input_channel", "policy", "confidence")
-
-
-class PayloadChannel:
-    """Wraps the env's user channel: each parse becomes a ``/intent{...}@confidence`` payload (kept in ``said``)
-    and the env gets that payload's parse, exactly what the REST webhook makes of it."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.said: list[str] = []
-
-    def parse(self, act: Any, rng: np.random.Generator) -> dict[str, Any]:
-        parse = self.inner.parse(act, rng)
-        entities = {e["entity"]: e["value"] for e in parse.get("entities", [])}
-        confidence = float(parse["intent"].get("confidence", 1.0))
-        text = f"/{parse['intent']['name']}{json.dumps(entities) if entities else ''}@{confidence:.3f}"
-        self.said.append(text)
-        return dict(parse_payload(text))
 
 
 def _same(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
