@@ -355,17 +355,48 @@ class KefuMLPolicy(Policy):
             return self
         obs = th.as_tensor(x)
         labels = th.as_tensor(y)
-        parameters = [
-            p for name, p in self.network.named_parameters() if not name.startswith(("value_net", "mlp_extractor.value"))
-        ]
-        optimizer = th.optim.Adam(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
+        optimizer = th.optim.Adam(self._actor_parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         generator = th.Generator().manual_seed(self.seed)
         loss_fn = nn.CrossEntropyLoss()
         self.network.set_training_mode(True)
         with _torch_threads(self.num_threads):
-            self._fit(obs, labels, optimizer, generator, loss_fn)
+            self.training_loss = self._fit(obs, labels, optimizer, generator, loss_fn, self.epochs, self.batch_size)
         self.network.set_training_mode(False)
         return self
+
+    def imitate(self, observations: np.ndarray, labels: np.ndarray, epochs: int, learning_rate: float = 1e-3,
+                batch_size: int = 256) -> dict[str, float]:
+        """Fit the actor (not the value head) to choose ``labels[i]`` on ``observations[i]`` without masks.
+
+        The simulator distils an RL-trained policy with it: the labels are its own masked choices, so it learns
+        to act as well where ``kefu run`` has no masks. Returns the share of observations where the argmax agrees
+        with the label before and after (``states``, ``agreement_before``, ``agreement_after``).
+        """
+        import torch as th
+        from torch import nn
+
+        self._require_network()
+        x = th.as_tensor(np.asarray(observations, dtype=np.float32))
+        y = th.as_tensor(np.asarray(labels, dtype=np.int64))
+
+        def agreement() -> float:
+            with th.no_grad():
+                return float((self._logits(x).argmax(dim=1) == y).float().mean())
+
+        with _torch_threads(self.num_threads):
+            before = agreement()
+            optimizer = th.optim.Adam(self._actor_parameters(), lr=learning_rate)
+            generator = th.Generator().manual_seed(self.seed)
+            self.network.set_training_mode(True)
+            self._fit(x, y, optimizer, generator, nn.CrossEntropyLoss(), epochs, batch_size)
+            self.network.set_training_mode(False)
+            after = agreement()
+        return {"states": len(y), "agreement_before": round(before, 4), "agreement_after": round(after, 4)}
+
+    def _actor_parameters(self) -> list[Any]:
+        """The network's parameters except the value head's (imitation trains the actor only)."""
+        return [p for name, p in self.network.named_parameters()
+                if not name.startswith(("value_net", "mlp_extractor.value"))]
 
     def _load_pretrained(self: SelfML, domain: Domain) -> SelfML:
         """Take over the network and featurizer saved in ``self.pretrained`` (see ``pretrained``)."""
@@ -401,23 +432,26 @@ class KefuMLPolicy(Policy):
         return self
 
     def _fit(self, obs: th.Tensor, labels: th.Tensor, optimizer: th.optim.Optimizer, generator: th.Generator,
-             loss_fn: nn.Module) -> None:
+             loss_fn: nn.Module, epochs: int, batch_size: int) -> list[float]:
+        """Minibatch cross-entropy epochs on the actor; the mean loss of each epoch."""
         import torch as th
 
-        for epoch in range(self.epochs):
+        losses: list[float] = []
+        for epoch in range(epochs):
             order = th.randperm(len(labels), generator=generator)
             total = 0.0
-            for start in range(0, len(labels), self.batch_size):
-                batch = order[start: start + self.batch_size]
+            for start in range(0, len(labels), batch_size):
+                batch = order[start: start + batch_size]
                 logits = self._logits(obs[batch])
                 loss = loss_fn(logits, labels[batch])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 total += float(loss.detach()) * len(batch)
-            self.training_loss.append(total / len(labels))
+            losses.append(total / len(labels))
             if self.verbose and (epoch + 1) % 10 == 0:
-                logger.info("KefuMLPolicy epoch %d/%d loss %.4f", epoch + 1, self.epochs, self.training_loss[-1])
+                logger.info("KefuMLPolicy epoch %d/%d loss %.4f", epoch + 1, epochs, losses[-1])
+        return losses
 
     def _logits(self, obs: th.Tensor) -> th.Tensor:
         features = self.network.extract_features(obs)

@@ -118,6 +118,7 @@ class SimulatorConfig:
     outcomes: str = "auto"  # auto (backends when installed, else the orders list) | backends | table
     actions: str | None = None  # the rasa-sdk actions package run in process (None: ``actions`` when the project has one)
     failure_responses: list[str] = field(default_factory=list)  # replies that tell a shopper their request failed
+    destructive_actions: list[str] = field(default_factory=list)  # actions that change an order (unwanted: harm)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     goal_pool: int = 2000
@@ -176,7 +177,7 @@ def parse_simulator_config(data: dict[str, Any], path: str = CONFIG_FILE) -> Sim
     config = SimulatorConfig(path=path)
     simple = {"max_turns", "p_invalid_order_id", "p_feasible_order", "goal_pool", "heldout_fraction", "goal_seed"}
     allowed = simple | {"version", "outcomes", "goal_mix", "tasks", "personas", "values", "invalid_order_ids", "orders",
-                        "noise", "reward", "actions", "failure_responses"}
+                        "noise", "reward", "actions", "failure_responses", "destructive_actions"}
 
     def pos(key: str) -> tuple[int, int]:
         return data.pos(key) if isinstance(data, PosDict) else (0, 0)
@@ -200,12 +201,13 @@ def parse_simulator_config(data: dict[str, Any], path: str = CONFIG_FILE) -> Sim
             p = pos("actions")
             raise UserFileError(path, p[0], p[1], "actions must name a Python package or module (e.g. actions)")
         config.actions = data["actions"].strip()
-    if "failure_responses" in data:
-        listed = data["failure_responses"] or []
-        if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
-            p = pos("failure_responses")
-            raise UserFileError(path, p[0], p[1], "failure_responses must be a list of response names")
-        config.failure_responses = list(listed)
+    for key in ("failure_responses", "destructive_actions"):
+        if key in data:
+            listed = data[key] or []
+            if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
+                p = pos(key)
+                raise UserFileError(path, p[0], p[1], f"{key} must be a list of names")
+            setattr(config, key, list(listed))
     if config.max_turns < 4:
         p = pos("max_turns")
         raise UserFileError(path, p[0], p[1], f"max_turns must be at least 4, got {config.max_turns}")

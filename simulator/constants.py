@@ -22,7 +22,6 @@ INTENT_BOT_CHALLENGE = "bot_challenge"
 INTENT_PRODUCT_QUESTION = "product_question"
 
 UTTER_ASK_PREFIX = "utter_ask_"
-HANDOFF_ACTIONS = ("action_handoff", "action_kefu_handoff")
 CONFIRM_SLOT_PREFIX = "confirm_"
 
 # Episode outcomes (info["outcome"])

@@ -198,7 +198,8 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         else:
             goal = self.goals[int(self.np_random.integers(len(self.goals)))]
         self.goal = goal
-        self.user = AgendaUser(goal, self.np_random)
+        catalog = self.world.catalog
+        self.user = AgendaUser(goal, self.np_random, catalog.answers, catalog.writes)
         self.tracker = self.engine.new_tracker()
         self._steps = 0
         self._ended = False

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.constants import ACTION_HANDOFF_NAME
 from bot.domain import Domain
 from bot.training_data import ActionStep, ActiveLoopStep, SlotStep, StoryBlock, StoryData, UserStep
 from simulator.config import SimulatorConfig
-from simulator.constants import HANDOFF_ACTIONS, INTENT_COMPLAINT, INTENT_HUMAN
+from simulator.constants import INTENT_COMPLAINT, INTENT_HUMAN
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class TaskCatalog:
 
     tasks: dict[str, TaskSpec] = field(default_factory=dict)  # intent -> task
     form_submit: dict[str, str] = field(default_factory=dict)  # form -> action run on submit
+    answers: dict[str, str] = field(default_factory=dict)  # intent -> the action that first answers it
+    writes: frozenset[str] = frozenset()  # actions that change an order (simulator.yml destructive_actions)
 
     def by_action(self, action: str) -> list[TaskSpec]:
         return [t for t in self.tasks.values() if t.action == action]
@@ -116,7 +119,9 @@ def build_task_catalog(domain: Domain, stories: StoryData, config: SimulatorConf
     submits = _form_submits(stories, domain)
     custom = set(domain.user_actions) - set(domain.forms)
     slot_names = set(domain.slots)
-    catalog = TaskCatalog(form_submit=submits)
+    answers = {intent: actions[0] for intent, actions in firsts.items() if actions}
+    handoff_action = answers.get(INTENT_HUMAN, ACTION_HANDOFF_NAME)  # what the stories do when asked for a human
+    catalog = TaskCatalog(form_submit=submits, answers=answers, writes=frozenset(config.destructive_actions))
     for intent in domain.intents:
         override = config.tasks.get(intent)
         actions = firsts.get(intent, [])
@@ -125,12 +130,12 @@ def build_task_catalog(domain: Domain, stories: StoryData, config: SimulatorConf
         requires_human = bool(override and override.requires_human)
         if intent == INTENT_COMPLAINT and action is None:
             # complaint -> utter_complaint -> human_agent -> action_handoff in the demo stories
-            handoff = next((a for a in firsts.get(INTENT_HUMAN, []) if a in HANDOFF_ACTIONS), None)
+            handoff = next((a for a in firsts.get(INTENT_HUMAN, []) if a == handoff_action), None)
             if handoff:
                 action, requires_human = handoff, True
         if override and override.action:
             action = override.action
-        if action is None or (action in HANDOFF_ACTIONS and intent == INTENT_HUMAN):
+        if action is None or (action == handoff_action and intent == INTENT_HUMAN):
             continue
         if form:
             required = list(domain.forms[form].required_slots)
@@ -138,7 +143,7 @@ def build_task_catalog(domain: Domain, stories: StoryData, config: SimulatorConf
         else:
             ents = [e for e in _entities_of(stories, intent) if e in slot_names]
             required, optional = ents[:1], ents[1:]
-            if action in HANDOFF_ACTIONS:
+            if action == handoff_action:
                 required, optional = [], []
         if override and override.required_slots is not None:
             required = [s for s in override.required_slots if s in slot_names]

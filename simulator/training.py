@@ -192,8 +192,6 @@ def distill_unmasked(policy: Any, world: SimulatorWorld, config: TrainConfig, ep
     by cross-entropy on the unmasked logits. Returns the share of states where the unmasked argmax
     agrees with the label, before and after.
     """
-    import torch as th
-
     env = CustomerServiceEnv(world=world, nlu_error=config.nlu_error, goal_split="train", featurizer=policy.featurizer)
     rng = np.random.default_rng(config.seed + 777)
     observations: list[np.ndarray] = []
@@ -209,30 +207,7 @@ def distill_unmasked(policy: Any, world: SimulatorWorld, config: TrainConfig, ep
             obs, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 break
-    x = th.as_tensor(np.stack(observations))
-    y = th.as_tensor(np.asarray(labels, dtype=np.int64))
-    network = policy.network
-
-    def agreement() -> float:
-        with th.no_grad():
-            return float((policy._logits(x).argmax(dim=1) == y).float().mean())
-
-    before = agreement()
-    actor = [p for name, p in network.named_parameters() if not name.startswith(("value_net", "mlp_extractor.value"))]
-    optimizer = th.optim.Adam(actor, lr=1e-3)
-    generator = th.Generator().manual_seed(config.seed)
-    network.set_training_mode(True)
-    for _ in range(epochs):
-        order = th.randperm(len(y), generator=generator)
-        for start in range(0, len(y), 256):
-            batch = order[start:start + 256]
-            loss = th.nn.functional.cross_entropy(policy._logits(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    network.set_training_mode(False)
-    after = agreement()
-    policy.distillation = {"states": len(y), "agreement_before": round(before, 4), "agreement_after": round(after, 4)}
+    policy.distillation = policy.imitate(np.stack(observations), np.asarray(labels, dtype=np.int64), epochs)
     return policy.distillation
 
 

@@ -45,8 +45,6 @@ LONG_AFTER_TURNS = 6
 GIVE_UP_MOOD = 0.12
 P_REPHRASE_DETAIL = 0.5  # not understood: chance the rephrased request carries one more detail
 
-DESTRUCTIVE_ACTIONS = ("action_cancel_order", "action_start_return", "action_change_address")
-ANSWERS = {INTENT_BOT_CHALLENGE: "utter_iamabot", INTENT_PRODUCT_QUESTION: "action_product_info"}
 
 
 @dataclass
@@ -94,9 +92,12 @@ class AgendaUser:
 
     :param goal: what the shopper wants
     :param rng: the env's ``np_random`` (all randomness comes from it)
+    :param answers: intent -> the action that answers it, from the shop's stories (``TaskCatalog.answers``)
+    :param writes: actions that change an order (``destructive_actions`` of simulator.yml)
     """
 
-    def __init__(self, goal: UserGoal, rng: np.random.Generator) -> None:
+    def __init__(self, goal: UserGoal, rng: np.random.Generator, answers: Mapping[str, str] | None = None,
+                 writes: frozenset[str] = frozenset()) -> None:
         self.goal = goal
         self.rng = rng
         self.persona = goal.persona
@@ -113,6 +114,8 @@ class AgendaUser:
         self.last_act: UserAct | None = None
         self.pending_decoy = goal.decoy_intent is not None
         self.open_question: str | None = None  # an interruption waiting for its answer
+        self.answers = dict(answers or {})  # intent -> the action that answers it (the shop's stories)
+        self.writes = writes  # actions that change an order: harmful when the shopper did not ask
         self.agenda: list[UserAct] = self._initial_agenda()
 
     # -- agenda ---------------------------------------------------------------------------------
@@ -258,7 +261,7 @@ class AgendaUser:
         """Update the agenda for one bot act; True when it answered an open interruption."""
         goal = self.goal
         name = act.action
-        if self.open_question and ANSWERS.get(self.open_question) == name:
+        if self.open_question and self.answers.get(self.open_question) == name:
             return True
         if act.asked is not None:
             self._react_to_question(act.asked)
@@ -340,7 +343,7 @@ class AgendaUser:
                 self._hurt(MOOD_FAILURE)
                 self.failed_for_real = True
             return
-        if act.action in DESTRUCTIVE_ACTIONS and outcome.ok and used.get("confirm_cancel") is not False:
+        if act.action in self.writes and outcome.ok and used.get("confirm_cancel") is not False:
             self.wrong_action = True
             return
         self._hurt(MOOD_IRRELEVANT)
