@@ -25,6 +25,7 @@ system-deps:
 
 demo: install
 	$(BIN)/kefu data validate
+	test -f models/recommender/params.json || $(BIN)/kefu train recommender --out models/recommender  # the RL stage's shoppers ask for products
 	$(BIN)/kefu train          # skips the parts whose data and config did not change
 	$(BIN)/python scripts/run_demo.py
 
