@@ -14,7 +14,15 @@ import torch
 from torch import nn
 
 from nlu.joint_model import JointModel, OnnxWrapper
-from nlu.runtime import ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, JointArrays, quantize_onnx, set_threads
+from nlu.runtime import (
+    ONNX_FILE,
+    ONNX_INT8_FILE,
+    OUTPUT_NAMES,
+    JointArrays,
+    mood_path_fp32_nodes,
+    quantize_onnx,
+    set_threads,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +93,7 @@ def quantize_int8(model: JointModel) -> nn.Module:
 
 def export_onnx(model: JointModel, folder: str | Path, quantize: bool = False, keep_fp32: bool = True) -> Path:
     """Write ``model.onnx`` (dynamic batch and sequence axes) into ``folder``; with ``quantize`` also
-    ``model.int8.onnx`` (ONNX Runtime dynamic int8 quantization), and without ``keep_fp32`` only that
+    ``model.int8.onnx`` (ONNX Runtime dynamic int8 quantization; the mood path's FFN outputs stay fp32), and without ``keep_fp32`` only that
     one (an fp32 back-end asked for later exports again). Returns the file written last."""
     folder = Path(folder)
     path = folder / ONNX_FILE
@@ -108,7 +116,7 @@ def export_onnx(model: JointModel, folder: str | Path, quantize: bool = False, k
             dynamo=False,
         )
     if quantize:
-        quantized = quantize_onnx(path, folder / ONNX_INT8_FILE)
+        quantized = quantize_onnx(path, folder / ONNX_INT8_FILE, mood_path_fp32_nodes(path, model.mood_from))
         if not keep_fp32:
             path.unlink()
             return quantized

@@ -147,6 +147,31 @@ def test_bilingual_model_trains_offline_and_tags_ids_inside_chinese(tmp_path: Pa
     assert first["language"] == "zh"
     values = [e["value"] for e in second["entities"] if e["entity"] == "order_id"]
     assert values == ["A99999"], second["entities"]
+    _int8_keeps_the_mood_path_in_fp32(loaded, tmp_path / "onnx")
+
+
+def _int8_keeps_the_mood_path_in_fp32(pipeline: NLUPipeline, folder: Path) -> None:
+    """int8 export: the FFN outputs the mood branch reads stay fp32, every other matrix is int8, and the
+    int8 model still reads moods and intents."""
+    import onnx
+
+    from nlu.torch_runtime import export_onnx
+
+    model = pipeline.classifier.model
+    assert model.mood_from is not None
+    folder.mkdir()
+    export_onnx(model, folder, quantize=True)
+    ops = {node.name: node.op_type for node in onnx.load(str(folder / "model.int8.onnx")).graph.node}
+    mood_path = [f"/model/layers.{i}/output/MatMul" for i in range(model.mood_from)]
+    mood_path += [f"/model/mood_blocks.{i}/output/MatMul" for i in range(len(model.mood_blocks))]
+    assert all(ops.get(name) == "MatMul" for name in mood_path), mood_path
+    intent_only = [f"/model/layers.{i}/output/MatMul" for i in range(model.mood_from, len(model.encoder.layers))]
+    assert intent_only and all(ops.get(f"{name}_quant") == "MatMulInteger" for name in intent_only)
+    assert all(ops.get(f"/model/layers.{i}/qkv/MatMul_quant") == "MatMulInteger" for i in range(model.mood_from))
+    pipeline.classifier.use_backend("onnx-int8", folder)
+    parsed = pipeline.parse("订单A99999到哪了")
+    assert parsed["intent"]["name"] == "track_order"
+    assert parsed["sentiment"]["label"] in parsed["sentiment"]["scores"]
 
 
 def _saved_keys(folder: Path) -> list[str]:
