@@ -59,6 +59,7 @@ _CATEGORIES_ZH = {
     "smartwatch": "智能手表", "smartwatches": "智能手表",
     "running belt": "跑步腰包",
     "camera": "相机",
+    "accessories": "配件", "accessory": "配件",
     "memory card": "存储卡",
     "tripod": "三脚架",
     "camera bag": "相机包",

@@ -32,16 +32,32 @@ from actions.constants import (
 from actions.i18n import EN, category, color, language, phrase, wish
 
 RECO_SYSTEM = "product recommendations"
+WISH_SLOTS = (SLOT_COLOR, SLOT_BRAND, SLOT_CATEGORY, SLOT_PRODUCT)  # the order the request reads in
 
 
 def _wishes(tracker: Tracker) -> list[str]:
-    """What the shopper asked for, from the slots (the NLU's canonical English values)."""
-    parts = []
-    for slot in (SLOT_COLOR, SLOT_BRAND, SLOT_CATEGORY, SLOT_PRODUCT):
-        value = tracker.get_slot(slot)
-        if isinstance(value, str) and value.strip():
-            parts.append(value.strip())
+    """What the shopper asks for in this request (the NLU's canonical English values).
+
+    A message that names a category or a product is a new request: only its own words count, so an earlier
+    search or the pick the bot showed last ("phones Hoka Clifton 9") does not leak into it. A message that
+    only adds a color or brand ("in black?") refines the category asked for before; one that names nothing
+    ("can you recommend something?") uses what the shopper asked for earlier in the conversation, except the
+    product slot, which the bot itself fills with its first pick."""
+    named: dict[str, list[str]] = {}
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        value = entity.get("value")
+        if entity.get("entity") in WISH_SLOTS and isinstance(value, str) and value.strip():
+            named.setdefault(entity["entity"], []).append(value.strip())
+    if SLOT_CATEGORY in named or SLOT_PRODUCT in named:
+        parts = [v for slot in WISH_SLOTS for v in named.get(slot, [])]
+    else:
+        parts = [v for slot in WISH_SLOTS[:-1] for v in named.get(slot) or _slot_values(tracker, slot)]
     return list(dict.fromkeys(parts))
+
+
+def _slot_values(tracker: Tracker, slot: str) -> list[str]:
+    value = tracker.get_slot(slot)
+    return [value.strip()] if isinstance(value, str) and value.strip() else []
 
 
 def _context(tracker: Tracker) -> str:

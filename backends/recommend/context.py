@@ -8,7 +8,8 @@ for each unmet wish, so rankers can multiply (cold start) or add its log (warm u
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backends.catalog import CATEGORIES, COLORS, Catalog, Item, search_items
@@ -21,6 +22,11 @@ _COLOR_MISS = 0.5
 def _phrase(text: str) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z0-9])" + re.escape(text.lower()) + r"s?(?![a-z0-9])")
 
+
+# "phone accessories", "what goes with my laptop", 配件 (the NLU maps it to "accessories"): the request is for what
+# complements the named (or owned) anchor, never for the anchor itself.
+ACCESSORY_PHRASES = ("accessories", "accessory", "add-ons", "add-on", "goes with", "go with", "extras")
+ACCESSORY_CATEGORIES = frozenset(c for spec in CATEGORIES.values() for c in spec.complements)
 
 _CATEGORY_PHRASES = sorted(
     ((phrase, spec.name) for spec in CATEGORIES.values() for phrase in (spec.name, *spec.synonyms)),
@@ -37,10 +43,20 @@ class Context:
     brands: frozenset[str] = field(default_factory=frozenset)
     colors: frozenset[str] = field(default_factory=frozenset)
     product: Item | None = None
+    accessories: bool = False
 
     @property
     def empty(self) -> bool:
-        return not (self.categories or self.brands or self.colors or self.product)
+        return not (self.categories or self.brands or self.colors or self.product or self.accessories)
+
+    def for_owner_of(self, owned: Sequence[Item]) -> Context:
+        """An accessory request that named no anchor ("what accessories do I need?") asks for what goes with the
+        shopper's latest anchor purchase, or with any anchor when they have none."""
+        if not self.accessories or self.categories:
+            return self
+        anchors = [item for item in reversed(owned) if CATEGORIES[item.category].complements]
+        wanted = frozenset(CATEGORIES[anchors[0].category].complements) if anchors else ACCESSORY_CATEGORIES
+        return replace(self, categories=wanted)
 
     def match(self, item: Item) -> float:
         score = 1.0
@@ -57,7 +73,8 @@ class Context:
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "categories": sorted(self.categories), "brands": sorted(self.brands),
-                "colors": sorted(self.colors), "product": self.product.item_id if self.product else None}
+                "colors": sorted(self.colors), "product": self.product.item_id if self.product else None,
+                "accessories": self.accessories}
 
 
 def parse_context(text: str | None, catalog: Catalog) -> Context:
@@ -66,6 +83,7 @@ def parse_context(text: str | None, catalog: Catalog) -> Context:
     if not text:
         return Context()
     lowered = f" {text.lower()} "
+    accessories = any(_phrase(phrase).search(lowered) for phrase in ACCESSORY_PHRASES)
     categories: set[str] = set()
     consumed = lowered
     for phrase, category in _CATEGORY_PHRASES:
@@ -74,18 +92,20 @@ def parse_context(text: str | None, catalog: Catalog) -> Context:
             categories.add(category)
             consumed = pattern.sub(" ", consumed)
     # "a case for my phone", "socks for my running shoes": the accessory is wanted, the anchor is only named.
-    accessories = {c for c in categories if any(c in CATEGORIES[a].complements for a in categories)}
-    if accessories:
-        categories -= {a for a in categories if set(CATEGORIES[a].complements) & accessories}
+    named_accessories = {c for c in categories if any(c in CATEGORIES[a].complements for a in categories)}
+    if named_accessories:
+        categories -= {a for a in categories if set(CATEGORIES[a].complements) & named_accessories}
+    elif accessories and categories:  # "phone accessories": everything that goes with the phone, no phone
+        categories = {c for a in categories for c in CATEGORIES[a].complements} or categories
     brands = {brand for brand in catalog.brands if _phrase(brand).search(lowered)}
     colors = {color for color in COLORS if _phrase(color).search(lowered)}
     product = None
-    if not categories:
+    if not categories and not accessories:
         ranked = search_items(catalog.items, text, limit=1)
         brand_only = ranked and {w.lower() for w in ranked[0].title.split()} <= {b.lower() for b in brands}
         if ranked and not brand_only and _names_model(ranked[0], lowered):
             product = ranked[0]
-    return Context(text, frozenset(categories), frozenset(brands), frozenset(colors), product)
+    return Context(text, frozenset(categories), frozenset(brands), frozenset(colors), product, accessories)
 
 
 def _names_model(item: Item, lowered: str) -> bool:

@@ -2,7 +2,8 @@
 
 ``Recommender.recommend(user_id, k, context)`` ranks items for a shopper: warm shoppers through the two-tower
 model (history -> user tower -> item index), cold-start shoppers by popularity x context match. It never
-recommends what the shopper already bought, demotes accessories that fit none of their phones, and writes a
+recommends what the shopper already bought, demotes accessories that fit none of their phones, lists what is in
+stock before what is not, answers "accessories for my phone" with what goes with it (never another phone), and writes a
 one-line pitch from the item's attributes and the shopper's history ("Since you bought the Samsung Galaxy S24:
 ..."). Each result also lists cross-category complements that go with it. No aiohttp here: the simulator
 imports this module directly.
@@ -189,7 +190,7 @@ class Recommender:
         history = self.histories.get(user, [])
         purchased = [self.catalog[e.item_id] for e in history if e.event == EVENT_PURCHASE and e.item_id in
                      self._position]
-        wish = parse_context(context, self.catalog)
+        wish = parse_context(context, self.catalog).for_owner_of(purchased)
         match = np.array([wish.match(item) for item in self.catalog]) if not wish.empty else None
         if history:
             strategy = "two_tower"
@@ -207,7 +208,9 @@ class Recommender:
         if exclude_purchased:
             for item in purchased:
                 scores[self._position[item.item_id]] = -np.inf
-        order = np.argsort(-scores, kind="stable")[:k]
+        top = np.argsort(-scores, kind="stable")[:k]
+        # what can ship now comes first; an out-of-stock pick stays in the list, after the in-stock ones
+        order = sorted(top, key=lambda i: self.catalog.items[i].in_stock <= 0)
         results = [self._explain(self.catalog.items[i], float(scores[i]), purchased, wish) for i in order
                    if np.isfinite(scores[i])]
         return {

@@ -177,6 +177,36 @@ def test_recommendations_are_personal(stack, call) -> None:
     assert {p["category"] for p in picks} == {"running shoes"} and {p["brand"] for p in picks} == {"Nike"}
 
 
+def _picks(body: dict) -> list[dict]:
+    return next(r["custom"] for r in body["responses"] if r.get("custom"))["recommendations"]
+
+
+def test_a_recommendation_answers_this_turns_request_not_stale_slots(stack, call) -> None:
+    """The slots still hold the last search and the bot's own first pick; the shopper now asks for phones."""
+    stale = {"category": "running shoes", "brand": "Hoka", "product": "Hoka Clifton 9"}
+    phones = [{"entity": "category", "value": "phones", "start": 11, "end": 17}]
+    _, body = call(stack.actions_url, "action_recommend_products", stale, sender="switcher", intent="recommend_product",
+                   text="what about phones", entities=phones)
+    assert {p["category"] for p in _picks(body)} == {"phone"}
+    assert texts(body).startswith('Here\'s what I\'d suggest for "phones":')
+    black = [{"entity": "color", "value": "black", "start": 3, "end": 8}]
+    _, refined = call(stack.actions_url, "action_recommend_products", {"category": "running shoes", "product": "X"},
+                      sender="refiner", intent="inform", text="in black?", entities=black)
+    assert {p["category"] for p in _picks(refined)} == {"running shoes"}
+    assert texts(refined).startswith('Here\'s what I\'d suggest for "black running shoes":')
+
+
+def test_accessories_after_a_phone_are_accessories_in_both_languages(stack, call) -> None:
+    entities = [{"entity": "category", "value": "phone"}, {"entity": "category", "value": "accessories"}]
+    for sender, extra, shown in (("acc-en", {}, '"phone accessories"'), ("acc-zh", {"language": "zh"}, "「手机 配件」")):
+        _, body = call(stack.actions_url, "action_recommend_products", {"category": "accessories", **extra},
+                       sender=sender, intent="recommend_product", entities=entities)
+        categories = {p["category"] for p in _picks(body)}
+        assert categories and "phone" not in categories, categories
+        assert categories <= {"phone case", "screen protector", "charger", "power bank", "earbuds"}
+        assert shown in texts(body, extra.get("language"))
+
+
 def test_product_info_and_handoff(stack, call) -> None:
     _, info = call(stack.actions_url, "action_product_info", {"product": "Pegasus 40"})
     assert "Nike Pegasus 40 (running shoes) costs $129.99" in texts(info)

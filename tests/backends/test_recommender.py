@@ -62,13 +62,47 @@ def test_the_raw_model_learned_complements_too(report: dict) -> None:
 def test_cold_start_is_popularity_times_context(recommender: Recommender) -> None:
     plain = recommender.recommend("nobody-knows-me", k=5)
     assert plain["strategy"] == "popularity" and not plain["known_user"]
-    scores = [item["score"] for item in plain["items"]]
-    assert scores == sorted(scores, reverse=True)
+    for in_stock in (True, False):  # by score within what ships now, then within what does not
+        scores = [item["score"] for item in plain["items"] if item["in_stock"] is in_stock]
+        assert scores == sorted(scores, reverse=True)
     shoes = recommender.recommend("nobody-knows-me", k=5, context="black Nike running shoes")
     assert shoes["strategy"] == "popularity_context"
     assert {item["category"] for item in shoes["items"][:3]} == {"running shoes"}
     assert shoes["items"][0]["brand"] == "Nike"
     assert shoes["items"][0]["pitch"].startswith("Popular right now in running shoes")
+
+
+CONTEXTS = ["running shoes", "phones", "headphones", "laptops", "earbuds", "chargers", "power banks", "cameras",
+            "black Nike running shoes", "sports watch", "phone accessories", "camera accessories", ""]
+
+
+def test_what_is_in_stock_comes_first(recommender: Recommender) -> None:
+    saw_out_of_stock = 0
+    for context in CONTEXTS:
+        for user in ("nobody-knows-me", "mia.k@gmail.com"):
+            flags = [item["in_stock"] for item in recommender.recommend(user, k=5, context=context)["items"]]
+            assert flags == sorted(flags, reverse=True), (context, user, flags)
+            saw_out_of_stock += flags.count(False)
+    assert saw_out_of_stock  # the catalog has out-of-stock items among the picks, so the order was tested
+
+
+@pytest.mark.parametrize("context", ["phone accessories", "accessories for my phone", "what goes with a phone"])
+def test_accessories_for_a_phone_are_its_complements_never_phones(recommender: Recommender, context: str) -> None:
+    for user in ("nobody-knows-me", "mia.k@gmail.com"):
+        result = recommender.recommend(user, k=5, context=context)
+        categories = [item["category"] for item in result["items"]]
+        assert categories and set(categories) <= set(CATEGORIES["phone"].complements), (context, user, categories)
+
+
+def test_accessories_without_an_anchor_go_with_what_the_shopper_bought(recommender: Recommender) -> None:
+    laptop = next(item for item in recommender.catalog if item.category == "laptop")
+    user = f"laptop-owner-{laptop.item_id}"
+    recommender.record(user, laptop.item_id)
+    categories = {item["category"] for item in recommender.recommend(user, k=5, context="accessories")["items"]}
+    assert categories and categories <= set(CATEGORIES["laptop"].complements), categories
+    cold = {item["category"] for item in recommender.recommend("nobody-knows-me", k=8, context="accessories")["items"]}
+    assert cold and not cold & {name for name, spec in CATEGORIES.items() if spec.anchor and not any(
+        name in other.complements for other in CATEGORIES.values())}, cold
 
 
 def test_context_narrows_a_known_shoppers_picks(recommender: Recommender) -> None:
