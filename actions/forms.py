@@ -1,4 +1,4 @@
-"""Slot validation for the four order forms (``validate_track_form`` ... ``validate_address_form``).
+"""Slot validation for the five order forms (``validate_track_form`` ... ``validate_address_form``).
 
 Order ids must look like A12345 (so nothing else ever reaches the backend), emails like an email. Once both are
 known the order service is asked whether they belong together; if not, both slots are cleared and the form asks
@@ -76,6 +76,11 @@ class _OrderFormValidation(FormValidationAction):
 class ValidateTrackForm(_OrderFormValidation):
     def name(self) -> str:
         return "validate_track_form"
+
+
+class ValidateRefundForm(_OrderFormValidation):
+    def name(self) -> str:
+        return "validate_refund_form"
 
 
 class ValidateCancelForm(_OrderFormValidation):

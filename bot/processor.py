@@ -58,6 +58,7 @@ from bot.events import EventDict
 from bot.interpreter import parse_payload
 from bot.message_guard import MessageGuard
 from bot.nlu_batcher import NLUBatcher
+from bot.offers import OfferSettings, answer_to_offer
 from bot.parse_result import empty_parse_result
 from bot.tracker import DialogueStateTracker
 
@@ -203,6 +204,7 @@ class MessageProcessor:
     :param lock_store: one turn per conversation at a time
     :param action_client: the action server client (None: no custom actions)
     :param handoff: automatic handoff settings
+    :param offers: how a worded "yes"/"no" answers the bot's last buttons (:mod:`bot.offers`; default off)
     :param max_predictions: most actions predicted after one user message
     :param guard: per-sender rate limit and size cap for channel messages (None: none)
     :param nlu_batcher: parses texts of concurrent turns in shared batches (None: one worker-thread
@@ -219,6 +221,7 @@ class MessageProcessor:
         max_predictions: int = DEFAULT_MAX_PREDICTIONS,
         guard: MessageGuard | None = None,
         nlu_batcher: NLUBatcher | None = None,
+        offers: OfferSettings | None = None,
     ) -> None:
         self.agent = agent
         self.nlu_batcher = nlu_batcher
@@ -226,6 +229,7 @@ class MessageProcessor:
         self.lock_store = lock_store
         self.action_client = action_client
         self.handoff = handoff or HandoffSettings()
+        self.offers = offers or OfferSettings()
         self.max_predictions = max_predictions
         self.guard = guard
         self.prediction_listeners: list[Callable[[DialogueStateTracker, NextAction], None]] = []
@@ -349,7 +353,10 @@ class MessageProcessor:
 
     async def record_user_message(self, message: UserMessage, parse_data: dict[str, Any],
                                   tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent) -> None:
-        """Log the user's message and run ``action_extract_slots`` on it (the first half of every turn)."""
+        """Log the user's message and run ``action_extract_slots`` on it (the first half of every turn).
+
+        A worded "yes" or "no" to the bot's last buttons is read as that button first (``offers``)."""
+        parse_data = answer_to_offer(parse_data, tracker.events, self.offers) or parse_data
         tracker.update(ev.UserUttered(
             message.text, parse_data, input_channel=message.input_channel, message_id=message.message_id,
             metadata=message.metadata,

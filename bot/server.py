@@ -25,6 +25,7 @@ from bot.domain import Domain
 from bot.loaders.endpoints_loader import Endpoints
 from bot.message_guard import MessageGuard
 from bot.nlu_batcher import BatchingSettings, NLUBatcher
+from bot.offers import OfferSettings
 from bot.privacy.pii import LogMasking, PiiMasker, PrivacySettings
 from bot.privacy.store import MaskingTrackerStore
 from bot.processor import DEFAULT_MAX_PREDICTIONS, HandoffSettings, MessageProcessor
@@ -71,6 +72,10 @@ class Settings:
     @property
     def handoff(self) -> HandoffSettings:
         return HandoffSettings.from_config(self.endpoints.other.get("handoff"))
+
+    @property
+    def offers(self) -> OfferSettings:
+        return OfferSettings.from_config(self.endpoints.other.get("offers"))
 
     @property
     def guard(self) -> MessageGuard:
@@ -120,7 +125,7 @@ async def dialogue_engine(app: web.Application) -> AsyncIterator[None]:
     if agent.interpreter is not None:
         await batcher.prepare(agent.interpreter)  # the network's serving threads, before the first message
     app[PROCESSOR] = MessageProcessor(agent, stored, lock_store, client, settings.handoff,
-                                      settings.max_predictions, settings.guard, batcher)
+                                      settings.max_predictions, settings.guard, batcher, settings.offers)
     logger.info("tracker store: %s; lock store: %s", _describe(tracker_store), _describe(lock_store))
     try:
         yield

@@ -24,6 +24,7 @@ from bot.channels.base import CollectingOutputChannel, UserMessage
 from bot.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
 from bot.domain import Domain
 from bot.nlg import TemplatedNLG
+from bot.offers import OfferSettings
 from bot.processor import HandoffSettings, MessageProcessor, NextAction
 from bot.stores.lock_store import InMemoryLockStore
 from bot.stores.tracker_store import InMemoryTrackerStore
@@ -51,16 +52,17 @@ class LiveEngine:
     :param handoff: Kefu's automatic handoff (``handoff:`` of endpoints.yml), as served
     :param nlg_seed: seed of the response-variation draw
     :param sender_id: the conversation id of every simulated dialogue
+    :param offers: how a worded "yes"/"no" answers the bot's buttons (``offers:`` of endpoints.yml), as served
     """
 
     def __init__(self, domain: Domain, shop: Any, handoff: HandoffSettings | None = None, nlg_seed: int = 0,
-                 sender_id: str = "shopper") -> None:
+                 sender_id: str = "shopper", offers: OfferSettings | None = None) -> None:
         self.domain = domain
         self.shop = shop
         self.sender_id = sender_id
         self.agent = Agent(domain=domain, nlg=TemplatedNLG(domain.responses, seed=nlg_seed))
         self.processor = MessageProcessor(self.agent, InMemoryTrackerStore(domain), InMemoryLockStore(),
-                                          action_client=shop.action_client, handoff=handoff)
+                                          action_client=shop.action_client, handoff=handoff, offers=offers)
         self.output = CollectingOutputChannel()
         self.loop = asyncio.new_event_loop()
         self.slot_names = frozenset(domain.slots)

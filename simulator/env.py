@@ -138,7 +138,8 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         self.channel: UserChannel = self._make_channel(level, nlu_model, noise)
         self.level = level
         self.shop = self.world.shop.fork() if engine is None else self.world.shop
-        self.engine = engine if engine is not None else LiveEngine(domain, self.shop, self.world.handoff)
+        self.engine = engine if engine is not None else LiveEngine(domain, self.shop, self.world.handoff,
+                                                                             offers=self.world.offers)
         self.render_mode = render_mode
         self.task_slots: dict[str, tuple[str, ...]] = {}
         for task in self.world.catalog.tasks.values():

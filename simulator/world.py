@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.domain import Domain
 from bot.loaders.endpoints_loader import load_endpoints
+from bot.offers import OfferSettings
 from bot.processor import HandoffSettings
 from bot.training_data import NLUData, StoryData
 from simulator.config import SimulatorConfig, load_simulator_config
@@ -45,6 +46,7 @@ class SimulatorWorld:
     goals: GoalPool
     root: str = "."
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
+    offers: OfferSettings = field(default_factory=OfferSettings)
 
     @property
     def max_turns(self) -> int:
@@ -52,13 +54,14 @@ class SimulatorWorld:
 
 
 def build_world(domain: Domain, stories: StoryData, config: SimulatorConfig, nlu: NLUData | None = None,
-                root: str = ".", handoff: HandoffSettings | None = None) -> SimulatorWorld:
+                root: str = ".", handoff: HandoffSettings | None = None,
+                offers: OfferSettings | None = None) -> SimulatorWorld:
     """A world from objects already in memory (tests build fixture shops this way)."""
     catalog = build_task_catalog(domain, stories, config)
     shop = SimulatedShop(domain, config, root)
     goals = GoalPool(catalog, config, shop)
     return SimulatorWorld(domain, stories, nlu or NLUData(), config, catalog, shop, goals, root,
-                          handoff or HandoffSettings())
+                          handoff or HandoffSettings(), offers or OfferSettings())
 
 
 ENDPOINTS_FILE = "endpoints.yml"
@@ -91,7 +94,7 @@ def world_of_project(project: Any, root: str | Path = ".", config_path: str | Pa
         if value is not None:
             setattr(config, name, value)
     endpoints_file = Path(root) / ENDPOINTS_FILE
-    handoff = HandoffSettings.from_config(load_endpoints(endpoints_file).other.get("handoff")
-                                          if endpoints_file.exists() else None)
+    served = load_endpoints(endpoints_file).other if endpoints_file.exists() else {}
     return build_world(project.domain, project.training.stories, config, project.training.nlu, root=str(root),
-                       handoff=handoff)
+                       handoff=HandoffSettings.from_config(served.get("handoff")),
+                       offers=OfferSettings.from_config(served.get("offers")))

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
 async def _shell(args: argparse.Namespace) -> int:
     from bot.actions import ActionClient, ActionEndpoint
     from bot.loaders.endpoints_loader import load_endpoints
+    from bot.offers import OfferSettings
     from bot.processor import HandoffSettings, MessageProcessor
     from bot.stores import create_lock_store, create_tracker_store
 
@@ -61,7 +62,8 @@ async def _shell(args: argparse.Namespace) -> int:
     client = ActionClient(endpoint) if endpoint else None
     processor = MessageProcessor(agent, create_tracker_store(endpoints.tracker_store, agent.domain),
                                  create_lock_store(endpoints.lock_store), client,
-                                 HandoffSettings.from_config(endpoints.other.get("handoff")))
+                                 HandoffSettings.from_config(endpoints.other.get("handoff")),
+                                 offers=OfferSettings.from_config(endpoints.other.get("offers")))
     debug_lines: list[str] = []
     if args.shell_debug and hasattr(agent.policy, "all_votes"):
         agent.policy.all_votes = True  # show every policy's vote, not only those that could win

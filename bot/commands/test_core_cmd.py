@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
 async def _run_e2e(agent, blocks, endpoints_path):  # type: ignore[no-untyped-def]
     from bot.actions import ActionClient, ActionEndpoint
     from bot.loaders.endpoints_loader import load_endpoints
+    from bot.offers import OfferSettings
     from bot.processor import HandoffSettings, MessageProcessor
     from bot.stores import InMemoryLockStore, InMemoryTrackerStore
 
@@ -88,9 +89,10 @@ async def _run_e2e(agent, blocks, endpoints_path):  # type: ignore[no-untyped-de
     endpoint = ActionEndpoint.from_config(endpoints.action_endpoint)
     client = ActionClient(endpoint) if endpoint else None
     handoff = HandoffSettings.from_config(endpoints.other.get("handoff"))
+    offers = OfferSettings.from_config(endpoints.other.get("offers"))
 
     def factory() -> MessageProcessor:
-        return MessageProcessor(agent, InMemoryTrackerStore(agent.domain), InMemoryLockStore(), client, handoff)
+        return MessageProcessor(agent, InMemoryTrackerStore(agent.domain), InMemoryLockStore(), client, handoff, offers=offers)
 
     try:
         return await evaluate_e2e(agent, blocks, factory)
