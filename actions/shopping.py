@@ -44,7 +44,7 @@ def _wishes(tracker: Tracker) -> list[str]:
     ("can you recommend something?") uses what the shopper asked for earlier in the conversation, except the
     product slot, which the bot itself fills with its first pick."""
     named: dict[str, list[str]] = {}
-    for entity in (tracker.latest_message or {}).get("entities") or []:
+    for entity in _without_overlaps((tracker.latest_message or {}).get("entities") or []):
         value = entity.get("value")
         if entity.get("entity") in WISH_SLOTS and isinstance(value, str) and value.strip():
             named.setdefault(entity["entity"], []).append(value.strip())
@@ -53,6 +53,21 @@ def _wishes(tracker: Tracker) -> list[str]:
     else:
         parts = [v for slot in WISH_SLOTS[:-1] for v in named.get(slot) or _slot_values(tracker, slot)]
     return list(dict.fromkeys(parts))
+
+
+def _without_overlaps(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One value per stretch of text: two extractors finding "running shoes" and "shoes" keep the longer."""
+    def span(entity: dict[str, Any]) -> tuple[int, int] | None:
+        start, end = entity.get("start"), entity.get("end")
+        return (start, end) if isinstance(start, int) and isinstance(end, int) else None
+
+    kept: list[dict[str, Any]] = []
+    for entity in sorted(entities, key=lambda e: -((span(e) or (0, 0))[1] - (span(e) or (0, 0))[0])):
+        here = span(entity)
+        if here is None or not any((other := span(k)) and k.get("entity") == entity.get("entity")
+                                   and here[0] < other[1] and other[0] < here[1] for k in kept):
+            kept.append(entity)
+    return sorted(kept, key=lambda e: (span(e) or (0, 0))[0])
 
 
 def _slot_values(tracker: Tracker, slot: str) -> list[str]:

@@ -113,7 +113,7 @@ async def evaluate_e2e(agent: Agent, blocks: Sequence[StoryBlock], processor_fac
                 last_user = max(i for i, e in enumerate(live.events) if e.get("event") == ev.USER)
                 predicted_intent = ((live.events[last_user].get("parse_data") or {}).get("intent") or {}).get("name")
                 expected_intent = ((user.get("parse_data") or {}).get("intent") or {}).get("name")
-                if user.get("text") and predicted_intent != expected_intent:
+                if user.get("text") and expected_intent and predicted_intent != expected_intent:
                     result.wrong_intents[user_index] = str(predicted_intent)
                 ran = [str(e.get("name")) for e in live.events[last_user + 1:] if e.get("event") == ev.ACTION]
                 if not ran or ran[-1] != ACTION_LISTEN_NAME:

@@ -122,7 +122,9 @@ def decode_entities(
             found.append((entity, [word], [float(probs[best])]))
     out: list[EntityPrediction] = []
     for entity, words, confidences in found:
-        start, end = words[0].start, words[-1].end
+        start, end = _trim(text, words[0].start, words[-1].end)
+        if start >= end:
+            continue
         item: EntityPrediction = {
             "entity": entity,
             "start": start,
@@ -136,6 +138,19 @@ def decode_entities(
         _attach(item, "group", group_probs[rows].mean(0), group_names)
         out.append(item)
     return out
+
+
+# sentence punctuation a word can carry ("phone." "A12345," "「耳机」"): never part of an entity's value
+_TRAILING = ".,!?;:…，。！？；：、)]}\"'”’」』）"
+_LEADING = "([{\"'“‘「『（"
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while end > start and text[end - 1] in _TRAILING:
+        end -= 1
+    while start < end and text[start] in _LEADING:
+        start += 1
+    return start, end
 
 
 def _adjacent(text: str, previous: Word, word: Word) -> bool:

@@ -184,6 +184,11 @@ def _picks(body: dict) -> list[dict]:
 def test_a_recommendation_answers_this_turns_request_not_stale_slots(stack, call) -> None:
     """The slots still hold the last search and the bot's own first pick; the shopper now asks for phones."""
     stale = {"category": "running shoes", "brand": "Hoka", "product": "Hoka Clifton 9"}
+    shoes = [{"entity": "category", "value": "running shoes", "start": 13, "end": 26},
+             {"entity": "category", "value": "shoes", "start": 21, "end": 26}]
+    _, body = call(stack.actions_url, "action_recommend_products", stale, sender="overlap", intent="recommend_product",
+                   text="recommend me running shoes", entities=shoes)
+    assert texts(body).startswith('Here\'s what I\'d suggest for "running shoes":')
     phones = [{"entity": "category", "value": "phones", "start": 11, "end": 17}]
     _, body = call(stack.actions_url, "action_recommend_products", stale, sender="switcher", intent="recommend_product",
                    text="what about phones", entities=phones)
@@ -197,8 +202,11 @@ def test_a_recommendation_answers_this_turns_request_not_stale_slots(stack, call
 
 
 def test_accessories_after_a_phone_are_accessories_in_both_languages(stack, call) -> None:
-    entities = [{"entity": "category", "value": "phone"}, {"entity": "category", "value": "accessories"}]
-    for sender, extra, shown in (("acc-en", {}, '"phone accessories"'), ("acc-zh", {"language": "zh"}, "「手机 配件」")):
+    # "I just bought a new phone. What accessories...": the lookup and the model both found the phone
+    entities = [{"entity": "category", "value": "phones", "start": 20, "end": 25},
+                {"entity": "category", "value": "phone", "start": 20, "end": 25},
+                {"entity": "category", "value": "accessories", "start": 32, "end": 43}]
+    for sender, extra, shown in (("acc-en", {}, '"phones accessories"'), ("acc-zh", {"language": "zh"}, "「手机 配件」")):
         _, body = call(stack.actions_url, "action_recommend_products", {"category": "accessories", **extra},
                        sender=sender, intent="recommend_product", entities=entities)
         categories = {p["category"] for p in _picks(body)}

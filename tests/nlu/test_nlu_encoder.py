@@ -72,3 +72,15 @@ def test_a_word_glued_to_an_entity_joins_it_even_when_tagged_begin() -> None:
     values = [e["value"] for e in decoded]
     assert values[0] == "#A12345"  # one entity, not "#" and "A12345"
     assert "and" in values and "B-77" in values  # words separated by spaces stay separate entities
+
+
+def test_sentence_punctuation_a_word_carries_is_not_part_of_the_value() -> None:
+    """SentencePiece keeps "phone." and "「耳机」" as one word each: the entity is "phone" and "耳机"."""
+    text = "a new phone. 「耳机」 ok"
+    words = [(0, 1), (2, 5), (6, 12), (13, 17), (18, 20)]
+    tags = entity_tag_names(["category"])
+    tag_ids = [0, 0, tags.index("B-category"), tags.index("B-category"), 0]
+    probs = np.eye(len(tags), dtype=np.float32)[tag_ids]
+    decoded = decode_entities(text, words, list(range(len(words))), probs, np.zeros((5, 1)), np.zeros((5, 1)),
+                              tags, ["O"], ["O"], "test")
+    assert [(e["value"], e["start"], e["end"]) for e in decoded] == [("phone", 6, 11), ("耳机", 14, 16)]

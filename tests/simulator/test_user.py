@@ -25,7 +25,8 @@ def test_task_catalog_comes_from_the_demo_stories(demo_world):
     assert tasks["return_item"].action == "action_start_return"
     assert tasks["return_item"].required_slots == ("order_id", "email", "return_reason")
     assert tasks["cancel_order"].confirm_slots == ("confirm_cancel",)
-    assert tasks["refund_status"].form is None and tasks["refund_status"].action == "action_refund_status"
+    assert tasks["refund_status"].form == "refund_form" and tasks["refund_status"].action == "action_refund_status"
+    assert tasks["refund_status"].required_slots == ("order_id", "email")
     assert tasks["complaint"].requires_human and tasks["complaint"].action == "action_handoff"
     assert "inform" not in tasks and "affirm" not in tasks
 
