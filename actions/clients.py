@@ -123,8 +123,9 @@ class RecommendClient(_Client):
         settings = settings or get_settings()
         return cls(settings.reco_url, settings.timeout_s)
 
-    async def recommend(self, user_id: str, k: int, context: str) -> dict[str, Any]:
-        return await self._request("GET", "/recommend", params={"user_id": user_id, "k": k, "context": context})
+    async def recommend(self, user_id: str, k: int, context: str, lang: str = "en") -> dict[str, Any]:
+        return await self._request("GET", "/recommend",
+                                   params={"user_id": user_id, "k": k, "context": context, "lang": lang})
 
     async def search(self, query: str, k: int = 3) -> dict[str, Any]:
         return await self._request("GET", "/products/search", params={"q": query, "k": k})

@@ -101,8 +101,7 @@ class ActionRecommendProducts(Action):
         lang = language(tracker)
         shown = _shown_context(tracker, lang)
         try:
-            result = await recommend_client().recommend(shopper_id(tracker), RECOMMENDATIONS_SHOWN,
-                                                                     context)
+            result = await recommend_client().recommend(shopper_id(tracker), RECOMMENDATIONS_SHOWN, context, lang)
         except BackendUnavailable:
             offer_human(dispatcher, RECO_SYSTEM, lang)
             return []

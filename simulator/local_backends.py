@@ -113,8 +113,9 @@ class LocalRecommender:
             raise BackendUnavailable(self.service, "HTTP 503: model_not_ready")
         return self.recommender
 
-    async def recommend(self, user_id: str, k: int, context: str) -> dict[str, Any]:
-        return _call(self.service, lambda: self._model().recommend(user_id or None, int(k), context or None, True))
+    async def recommend(self, user_id: str, k: int, context: str, lang: str = "en") -> dict[str, Any]:
+        return _call(self.service, lambda: self._model().recommend(user_id or None, int(k), context or None, True,
+                                                                   lang))
 
     async def search(self, query: str, k: int = 3) -> dict[str, Any]:
         def run() -> dict[str, Any]:

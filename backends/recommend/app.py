@@ -17,11 +17,13 @@ RECOMMENDER = web.AppKey("recommender", Recommender)
 
 
 async def recommend(request: web.Request) -> web.Response:
-    """``GET /recommend?user_id=&k=&context=``: ranked items with scores, pitches and complements."""
+    """``GET /recommend?user_id=&k=&context=&lang=``: ranked items with scores, complements and pitches
+    (``lang``: ``en``, the default, or ``zh``)."""
     recommender = request.app[RECOMMENDER]
     body = recommender.recommend(request.query.get("user_id"), int_param(request, "k", 5),
                                  request.query.get("context"),
-                                 request.query.get("exclude_purchased", "true").lower() != "false")
+                                 request.query.get("exclude_purchased", "true").lower() != "false",
+                                 request.query.get("lang", "en"))
     return web.json_response(body)
 
 

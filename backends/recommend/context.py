@@ -44,6 +44,7 @@ class Context:
     colors: frozenset[str] = field(default_factory=frozenset)
     product: Item | None = None
     accessories: bool = False
+    accessories_for: str | None = None  # the anchor category of an accessory request ("phone")
 
     @property
     def empty(self) -> bool:
@@ -55,8 +56,10 @@ class Context:
         if not self.accessories or self.categories:
             return self
         anchors = [item for item in reversed(owned) if CATEGORIES[item.category].complements]
-        wanted = frozenset(CATEGORIES[anchors[0].category].complements) if anchors else ACCESSORY_CATEGORIES
-        return replace(self, categories=wanted)
+        if not anchors:
+            return replace(self, categories=ACCESSORY_CATEGORIES)
+        anchor = anchors[0].category
+        return replace(self, categories=frozenset(CATEGORIES[anchor].complements), accessories_for=anchor)
 
     def match(self, item: Item) -> float:
         score = 1.0
@@ -95,7 +98,10 @@ def parse_context(text: str | None, catalog: Catalog) -> Context:
     named_accessories = {c for c in categories if any(c in CATEGORIES[a].complements for a in categories)}
     if named_accessories:
         categories -= {a for a in categories if set(CATEGORIES[a].complements) & named_accessories}
-    elif accessories and categories:  # "phone accessories": everything that goes with the phone, no phone
+    accessories_for = None
+    if not named_accessories and accessories and categories:  # "phone accessories": what goes with it, no phone
+        anchors = sorted(a for a in categories if CATEGORIES[a].complements)
+        accessories_for = anchors[0] if anchors else None
         categories = {c for a in categories for c in CATEGORIES[a].complements} or categories
     brands = {brand for brand in catalog.brands if _phrase(brand).search(lowered)}
     colors = {color for color in COLORS if _phrase(color).search(lowered)}
@@ -105,7 +111,8 @@ def parse_context(text: str | None, catalog: Catalog) -> Context:
         brand_only = ranked and {w.lower() for w in ranked[0].title.split()} <= {b.lower() for b in brands}
         if ranked and not brand_only and _names_model(ranked[0], lowered):
             product = ranked[0]
-    return Context(text, frozenset(categories), frozenset(brands), frozenset(colors), product, accessories)
+    return Context(text, frozenset(categories), frozenset(brands), frozenset(colors), product, accessories,
+                   accessories_for)
 
 
 def _names_model(item: Item, lowered: str) -> bool:

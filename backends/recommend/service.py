@@ -30,28 +30,12 @@ from backends.recommend.context import Context, parse_context
 from backends.recommend.index import ItemIndex, make_index
 from backends.recommend.interactions import Interaction
 from backends.recommend.model import ItemFeatures, TwoTowerModel, pad_histories
+from backends.recommend.pitch import EN, signals, write_pitch
 from backends.recommend.train import CATALOG_FILE, LOG_FILE, TEXT_FILE, USERS_FILE, VECTORS_FILE
 
 MAX_K = 50
 _UNFIT_PENALTY = 0.6  # subtracted from the cosine of an accessory that fits none of the shopper's phones
 
-_WHY = {
-    "phone case": "is made for it",
-    "screen protector": "fits its screen exactly",
-    "charger": "charges it at full speed",
-    "power bank": "keeps it going all day",
-    "earbuds": "pairs with it in a tap",
-    "headphones": "turn it into a quiet office",
-    "laptop sleeve": "protects it on the go",
-    "mouse": "makes long sessions easier",
-    "usb-c hub": "adds the ports it lacks",
-    "running socks": "keep your feet blister-free in them",
-    "sports watch": "tracks every run in them",
-    "running belt": "carries your phone and keys on the run",
-    "memory card": "has room for hours of 4K video",
-    "tripod": "keeps every shot steady",
-    "camera bag": "carries it safely",
-}
 
 
 @dataclass
@@ -181,8 +165,8 @@ class Recommender:
             return self.model.users(items, events, self._items_t).numpy()[0]
 
     def recommend(self, user_id: str | None = None, k: int = 5, context: str | None = None,
-                  exclude_purchased: bool = True) -> dict[str, Any]:
-        """Top ``k`` items for a shopper, with scores, pitches and complements (JSON-ready)."""
+                  exclude_purchased: bool = True, lang: str = EN) -> dict[str, Any]:
+        """Top ``k`` items for a shopper, with scores, complements and pitches written in ``lang`` (JSON-ready)."""
         if not 1 <= k <= MAX_K:
             raise InvalidRequest(f"k must be between 1 and {MAX_K}, got {k}", code="invalid_k")
         started = time.perf_counter()
@@ -211,7 +195,7 @@ class Recommender:
         top = np.argsort(-scores, kind="stable")[:k]
         # what can ship now comes first; an out-of-stock pick stays in the list, after the in-stock ones
         order = sorted(top, key=lambda i: self.catalog.items[i].in_stock <= 0)
-        results = [self._explain(self.catalog.items[i], float(scores[i]), purchased, wish) for i in order
+        results = [self._explain(self.catalog.items[i], float(scores[i]), purchased, wish, lang) for i in order
                    if np.isfinite(scores[i])]
         return {
             "user_id": user or None, "known_user": bool(history), "strategy": strategy, "index": self.index.name,
@@ -239,21 +223,11 @@ class Recommender:
                                                     + 0.2 * math.log(self.popularity[self._position[c.item_id]])))
         return ranked[:n]
 
-    def _explain(self, item: Item, score: float, purchased: Sequence[Item], wish: Context) -> Recommendation:
-        anchor = next((p for p in reversed(purchased) if self.catalog.is_complement(item, p)), None)
-        offer = f"{item.title} — {item.features}, ${item.price:.2f}"
-        if anchor is not None:
-            why = _WHY.get(item.category, "goes well with it")
-            pitch = f"Since you bought the {anchor.title}: the {item.title} {why} ({item.features}, ${item.price:.2f})."
-        elif purchased and any(p.brand == item.brand for p in purchased):
-            fav = next(p for p in reversed(purchased) if p.brand == item.brand)
-            pitch = f"You liked your {fav.title}, so here's more {item.brand}: the {offer}."
-        elif purchased and any(p.category == item.category for p in purchased):
-            pitch = f"An alternative to your {purchased[-1].title}: the {offer}."
-        elif purchased:
-            pitch = f"Popular with shoppers who bought the {purchased[-1].title}: the {offer}."
-        elif wish.categories:
-            pitch = f"Popular right now in {', '.join(sorted(wish.categories))}: the {offer}."
-        else:
-            pitch = f"Popular right now: the {offer}."
+    def _explain(self, item: Item, score: float, purchased: Sequence[Item], wish: Context,
+                 lang: str = EN) -> Recommendation:
+        goes_with = [p for p in purchased if self.catalog.is_complement(item, p)]
+        asked_for = () if wish.accessories_for else tuple(wish.categories)
+        why = signals(item, purchased, goes_with, asked_for, wish.accessories_for)
+        pitch = write_pitch(item, why, lang)
+        anchor = why.anchor
         return Recommendation(item, score, pitch, anchor, self._complements(item))

@@ -249,6 +249,7 @@ def test_a_chinese_shopper_gets_chinese_replies(stack, call) -> None:
                     sender="brand-new-shopper-zh")
     shown = replies(picks, "zh")[0]
     assert shown["text"].startswith("按「Nike 跑鞋」为您挑了这几款：")
+    assert "1. 您可能喜欢的跑鞋：Nike " in shown["text"]  # the pitch is written in Chinese too
     assert all(button["title"].startswith("了解") for button in shown["buttons"])
     # The request to the recommender stays in the catalog's words.
     chosen = next(r["custom"] for r in picks["responses"] if r.get("custom"))["recommendations"]

@@ -105,6 +105,22 @@ def test_accessories_without_an_anchor_go_with_what_the_shopper_bought(recommend
         name in other.complements for other in CATEGORIES.values())}, cold
 
 
+def test_pitches_use_the_shoppers_history_and_language(recommender: Recommender) -> None:
+    phone = next(item for item in recommender.catalog if item.title == "Samsung Galaxy S24")
+    user = "pitch-reader"
+    recommender.record(user, phone.item_id)
+    english = recommender.recommend(user, k=3)["items"]
+    chinese = recommender.recommend(user, k=3, lang="zh")["items"]
+    assert [i["item_id"] for i in english] == [i["item_id"] for i in chinese]  # the copy changes, not the picks
+    complement = next(i for i in chinese if i["complement_of"] == phone.item_id)
+    assert complement["pitch"].startswith("您买了 Samsung Galaxy S24，") and complement["title"] in complement["pitch"]
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in i["pitch"]) for i in chinese)
+    cold = recommender.recommend("nobody-knows-me", k=2, context="running shoes", lang="zh")["items"]
+    assert all(i["pitch"].startswith("您可能喜欢的跑鞋：") for i in cold)
+    accessories = recommender.recommend("nobody-knows-me", k=2, context="phone accessories")["items"]
+    assert all(i["pitch"].startswith("Goes with any phone: the ") for i in accessories)
+
+
 def test_context_narrows_a_known_shoppers_picks(recommender: Recommender) -> None:
     result = recommender.recommend("mia.k@gmail.com", k=3, context="a case for my phone")
     assert result["known_user"] and result["history"] == ["Samsung Galaxy S24"]
