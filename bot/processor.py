@@ -384,17 +384,38 @@ class MessageProcessor:
         if trigger is not None:
             await self.hand_off(trigger, tracker, output_channel, agent)
             return
+        after_reply = self.handoff_after_reply(tracker)
         await self._prediction_loop(tracker, output_channel, agent)
-        if self.fallback_handoff_due(tracker):
+        if after_reply is not None and not tracker.paused:
+            await self.hand_off(after_reply, tracker, output_channel, agent)
+        elif self.fallback_handoff_due(tracker):
             await self.hand_off(REASON_FALLBACKS, tracker, output_channel, agent)
 
     def handoff_reason(self, tracker: DialogueStateTracker) -> str | None:
         """Why the latest user message hands the conversation to a human before any prediction (None: it does not)."""
         if tracker.latest_intent in self.handoff.intents:
             return REASON_REQUESTED
-        if self.handoff.angry_turns > 0 and anger_streak(tracker, self.handoff.angry_label) >= self.handoff.angry_turns:
+        if self._angry_for_long(tracker) and not self.form_complete(tracker):
             return REASON_ANGER
         return None
+
+    def handoff_after_reply(self, tracker: DialogueStateTracker) -> str | None:
+        """Why the conversation goes to a human once the bot has answered this message (None: it does not).
+
+        An angry shopper whose message gave the last thing the active form needs (the order number and email of
+        "where is my order?") first hears the answer, then meets the colleague."""
+        if tracker.latest_intent in self.handoff.intents or not self._angry_for_long(tracker):
+            return None
+        return REASON_ANGER if self.form_complete(tracker) else None
+
+    def _angry_for_long(self, tracker: DialogueStateTracker) -> bool:
+        return self.handoff.angry_turns > 0 and anger_streak(tracker, self.handoff.angry_label) >= self.handoff.angry_turns
+
+    def form_complete(self, tracker: DialogueStateTracker) -> bool:
+        """Whether the active form has every slot it requires (it submits on its next run)."""
+        form = self.domain.forms.get(tracker.active_loop_name) if tracker.active_loop_name else None
+        required = form.required_slots if form is not None else []
+        return bool(required) and all(tracker.get_slot(slot) is not None for slot in required)
 
     def fallback_handoff_due(self, tracker: DialogueStateTracker) -> bool:
         """Whether the fallback turns in a row, once the bot listens, hand the conversation off."""

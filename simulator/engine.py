@@ -101,6 +101,10 @@ class LiveEngine:
         """Whether Kefu hands this shopper to a human before any prediction (a handoff intent, lasting anger)."""
         return self.processor.handoff_reason(tracker)
 
+    def handoff_after_reply(self, tracker: DialogueStateTracker) -> str | None:
+        """Whether Kefu hands this shopper to a human once the bot has answered (anger, the form just complete)."""
+        return self.processor.handoff_after_reply(tracker)
+
     def fallback_handoff_due(self, tracker: DialogueStateTracker) -> bool:
         """Whether the fallbacks in a row hand the shopper off once the bot listens."""
         return self.processor.fallback_handoff_due(tracker)

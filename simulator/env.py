@@ -205,6 +205,7 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         self._steps = 0
         self._ended = False
         self._handoff_due = None
+        self._handoff_after: str | None = None
         self._turn_acts = []
         self._turn_actions = set()
         self._turn_count = 0
@@ -213,6 +214,7 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
             self.transcript.append(f"goal: {goal.describe()}")
         self._user_says(self.user.first_act())
         self._handoff_due = self.engine.handoff_reason(self.tracker)
+        self._handoff_after = self.engine.handoff_after_reply(self.tracker)
         return self._observe(), {"goal_id": goal.goal_id, "achievable": goal.achievable, "task": goal.task.intent}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
@@ -237,7 +239,12 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
                 self.transcript.append(f"  bot: {self.action_names[a]} (not allowed now: no-op)")
         elif a == self._listen:
             self.engine.listen(self.tracker)
-            if self.engine.fallback_handoff_due(self.tracker):  # as served: fallbacks in a row hand off
+            if self._handoff_after is not None:  # as served: the angry shopper heard the answer, then meets a person
+                user.respond(self._turn_acts)  # they take the answer in
+                self.engine.hand_off(self.tracker, self._handoff_after)
+                self._handoff_after = None
+                terminated, outcome = True, OUTCOME_SUCCESS if user.done else OUTCOME_HANDOFF
+            elif self.engine.fallback_handoff_due(self.tracker):  # as served: fallbacks in a row hand off
                 self.engine.hand_off(self.tracker, REASON_FALLBACKS)
                 terminated, outcome = True, OUTCOME_HANDOFF
             else:
@@ -343,6 +350,7 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
         if not (act.is_terminal or user.left or user.wrong_action):
             self._user_says(act)
             self._handoff_due = self.engine.handoff_reason(self.tracker)
+            self._handoff_after = self.engine.handoff_after_reply(self.tracker)
             return False, None, mood_drop
         if self.render_mode is not None:
             self.transcript.append(f"user: {act} [{act.sentiment}]")

@@ -216,3 +216,35 @@ def test_dialogue_engine_imports_no_http_stack() -> None:
             "print('aiohttp' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+class AngryFormNLU:
+    """Every message angry: 'track A12345' asks to track that order, 'mail x@y.z' gives the email."""
+
+    def parse(self, text: str) -> dict[str, Any]:
+        intent, entities = "inform", []
+        if text.startswith("track "):
+            intent, entities = "track_order", [{"entity": "order_id", "value": text.split()[1]}]
+        elif text.startswith("mail "):
+            entities = [{"entity": "email", "value": text.split()[1]}]
+        return {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities,
+                "intent_ranking": [{"name": intent, "confidence": 0.9}],
+                "sentiment": {"label": "angry", "confidence": 0.9, "scores": {"angry": 0.9}}}
+
+
+async def test_an_angry_shopper_who_completes_the_form_hears_the_answer_before_the_handoff() -> None:
+    policy = ScriptedPolicy(after_intent={"track_order": ["track_form"]}, after_loop={"track_form": ["utter_status"]})
+    agent = shop_agent(policy, actions=[])  # the form without a validation action (no action server here)
+    agent.interpreter = AngryFormNLU()
+    processor = make_processor(agent, handoff=HandoffSettings(angry_turns=2, max_fallbacks=0))
+    assert [m["text"] for m in await say(processor, "track A12345")] == ["Which email did you use?"]
+    # the second angry turn completes the form: the answer first, then the colleague
+    texts = [m["text"] for m in await say(processor, "mail mia@x.com")]
+    assert texts == ["Order A12345: None", "Connecting you to a human."]
+    tracker = await processor.get_tracker("u1")
+    assert tracker.paused and tracker.handoff_reason == "anger"
+    # an angry shopper with the form still open is handed off at once, as before
+    await processor.resume("u1")
+    other = make_processor(agent, handoff=HandoffSettings(angry_turns=2, max_fallbacks=0))
+    await say(other, "track A12345", sender="u2")
+    assert [m["text"] for m in await say(other, "whatever", sender="u2")] == ["Connecting you to a human."]
