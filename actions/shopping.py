@@ -132,8 +132,11 @@ class ActionProductInfo(Action):
         return "action_product_info"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        entity = next(tracker.get_latest_entity_values(SLOT_PRODUCT), None)
-        query = str(entity or tracker.get_slot(SLOT_PRODUCT) or tracker.get_slot(SLOT_CATEGORY) or "").strip()
+        # every product word of this message ("Sony" + "WH-1000XM5" may come as two entities), else the slots
+        named = [e["value"] for e in _without_overlaps((tracker.latest_message or {}).get("entities") or [])
+                 if e.get("entity") == SLOT_PRODUCT and isinstance(e.get("value"), str)]
+        query = " ".join(dict.fromkeys(named)) or str(tracker.get_slot(SLOT_PRODUCT) or tracker.get_slot(SLOT_CATEGORY) or "")
+        query = query.strip()
         lang = language(tracker)
         if not query:
             dispatcher.utter_message(response=UTTER_WHICH_PRODUCT)
