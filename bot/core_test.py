@@ -116,8 +116,8 @@ async def evaluate_e2e(agent: Agent, blocks: Sequence[StoryBlock], processor_fac
                 if user.get("text") and expected_intent and predicted_intent != expected_intent:
                     result.wrong_intents[user_index] = str(predicted_intent)
                 ran = [str(e.get("name")) for e in live.events[last_user + 1:] if e.get("event") == ev.ACTION]
-                if not ran or ran[-1] != ACTION_LISTEN_NAME:
-                    ran.append(NONE_LABEL)
+                if not ran or ran[-1] != ACTION_LISTEN_NAME:  # a handed-off conversation waits as a listen would
+                    ran.append(ACTION_LISTEN_NAME if live.paused else NONE_LABEL)
                 for position, event_index in enumerate(expected):
                     result.predictions[event_index] = ran[position] if position < len(ran) else NONE_LABEL
                 if len(ran) > len(expected):

@@ -384,11 +384,8 @@ class MessageProcessor:
         if trigger is not None:
             await self.hand_off(trigger, tracker, output_channel, agent)
             return
-        after_reply = self.handoff_after_reply(tracker)
-        await self._prediction_loop(tracker, output_channel, agent)
-        if after_reply is not None and not tracker.paused:
-            await self.hand_off(after_reply, tracker, output_channel, agent)
-        elif self.fallback_handoff_due(tracker):
+        await self._prediction_loop(tracker, output_channel, agent, self.handoff_after_reply(tracker))
+        if self.fallback_handoff_due(tracker):
             await self.hand_off(REASON_FALLBACKS, tracker, output_channel, agent)
 
     def handoff_reason(self, tracker: DialogueStateTracker) -> str | None:
@@ -434,12 +431,18 @@ class MessageProcessor:
         action = action_for_name(name, agent.domain, self.action_client)
         return await self._run_action(action, tracker, output_channel, agent, next_action or NextAction(name))
 
-    async def _prediction_loop(self, tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent) -> None:
+    async def _prediction_loop(self, tracker: DialogueStateTracker, output_channel: OutputChannel, agent: Agent,
+                               handoff_instead_of_listening: str | None = None) -> None:
+        """Predict and run actions until the bot listens; with ``handoff_instead_of_listening`` (a reason), the
+        bot hands the conversation off where it would have listened (it has answered; a person takes over)."""
         should_predict = True
         steps = 0
         while should_predict and self._should_handle(tracker) and steps < self.max_predictions:
             with turn_timing.timed("policy"):
                 next_action = self.predict_next_action(tracker, agent)
+            if handoff_instead_of_listening is not None and next_action.name == ACTION_LISTEN_NAME:
+                await self.hand_off(handoff_instead_of_listening, tracker, output_channel, agent)
+                return
             for listener in self.prediction_listeners:
                 listener(tracker, next_action)
             for event in next_action.events:

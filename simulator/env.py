@@ -237,14 +237,15 @@ class CustomerServiceEnv(gym.Env[np.ndarray, int]):
             reward += rc.invalid_action
             if self.render_mode is not None:
                 self.transcript.append(f"  bot: {self.action_names[a]} (not allowed now: no-op)")
+        elif a == self._listen and self._handoff_after is not None:
+            # as served: the angry shopper heard the answer; where the bot would listen, a person takes over
+            user.respond(self._turn_acts)  # they take the answer in
+            self.engine.hand_off(self.tracker, self._handoff_after)
+            self._handoff_after = None
+            terminated, outcome = True, OUTCOME_SUCCESS if user.done else OUTCOME_HANDOFF
         elif a == self._listen:
             self.engine.listen(self.tracker)
-            if self._handoff_after is not None:  # as served: the angry shopper heard the answer, then meets a person
-                user.respond(self._turn_acts)  # they take the answer in
-                self.engine.hand_off(self.tracker, self._handoff_after)
-                self._handoff_after = None
-                terminated, outcome = True, OUTCOME_SUCCESS if user.done else OUTCOME_HANDOFF
-            elif self.engine.fallback_handoff_due(self.tracker):  # as served: fallbacks in a row hand off
+            if self.engine.fallback_handoff_due(self.tracker):  # as served: fallbacks in a row hand off
                 self.engine.hand_off(self.tracker, REASON_FALLBACKS)
                 terminated, outcome = True, OUTCOME_HANDOFF
             else:

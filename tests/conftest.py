@@ -95,6 +95,18 @@ class RedisServer:
 
 
 @pytest.fixture(scope="session")
+def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo shop's model as ``kefu train`` makes it from the repo's files (NLU, rules, memoization and
+    TED with its RL stage), trained once per session."""
+    from bot.model_archive import train_model
+    from bot.project import load_project
+
+    project = load_project(root=REPO_ROOT)
+    project.raise_for_errors()
+    return train_model(project, tmp_path_factory.mktemp("demo-model")).path
+
+
+@pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
 

@@ -1,4 +1,4 @@
-"""The demo shop in Chinese and English, end to end: its own data and domain, a model trained here (with
+"""The demo shop in Chinese and English, end to end: the model `kefu train` makes from the repo's files (with
 the encoder and mood adapter the demo ships), the real action server over the real order service."""
 
 from __future__ import annotations
@@ -13,28 +13,11 @@ from conftest import REPO_ROOT, Stack
 
 from bot.actions import ActionClient, ActionEndpoint
 from bot.channels.base import CollectingOutputChannel, UserMessage
-from bot.model_archive import load_model, train_model
+from bot.model_archive import load_model
 from bot.processor import MessageProcessor
-from bot.project import load_project
 from bot.stores.lock_store import InMemoryLockStore
 from bot.stores.tracker_store import InMemoryTrackerStore
 from nlu.e5 import E5_NAMES
-
-# the demo's own pipeline, trained for fewer epochs; rules and memoization decide these turns
-FAST_NLU = {"epochs": 8, "linear_probe_epochs": 2, "typo_augmentation": 0.0, "validation_fraction": 0.0,
-            "export": None, "quantize": None}
-POLICIES = [{"name": "MemoizationPolicy", "max_history": 5}, {"name": "RulePolicy"}]
-
-
-@pytest.fixture(scope="module")
-def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = load_project(root=REPO_ROOT)
-    project.raise_for_errors()
-    for component in project.config.pipeline:
-        if component.get("name") == "KefuTransformerClassifier":
-            component.update(FAST_NLU)
-    project.config.policies = POLICIES
-    return train_model(project, tmp_path_factory.mktemp("demo-models")).path
 
 
 @pytest.fixture
