@@ -77,3 +77,22 @@ async def test_an_order_number_inside_chinese_is_found_and_english_stays_english
     assert [e["value"] for e in parsed["entities"] if e["entity"] == "order_id"] == ["A12345"]
     replies = await say(processor, "en-shopper", "where is my order?")
     assert replies and not any("\u4e00" <= ch <= "\u9fff" for text in replies for ch in text), replies
+
+
+PHONE_COMPLEMENTS = {"phone case", "screen protector", "charger", "power bank", "earbuds"}
+
+
+@pytest.mark.parametrize(("sender", "text"), [
+    ("phone-en", "I bought a phone, what else do I need?"),
+    ("phone-en-2", "I just bought a new phone. What accessories should I get?"),
+    ("phone-zh", "我刚买了新手机，需要什么配件？"),
+])
+async def test_after_a_phone_the_shopper_gets_accessories_never_phones(processor: MessageProcessor, sender: str,
+                                                                        text: str) -> None:
+    channel = CollectingOutputChannel()
+    await processor.handle_message(UserMessage(text, sender), channel)
+    picks = next(m["custom"]["recommendations"] for m in channel.messages if m.get("custom"))
+    categories = {pick["category"] for pick in picks}
+    assert categories and categories <= PHONE_COMPLEMENTS, (text, categories)
+    shown = next(m["text"] for m in channel.messages if m.get("text"))
+    assert all(pick["title"] in shown for pick in picks)
