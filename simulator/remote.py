@@ -98,6 +98,7 @@ class RemoteEngine:
         self.queue: list[list[dict[str, Any]]] = []  # the events of each action the server ran, in order
         self.said: dict[str, Any] = {}  # entity -> the value the shopper gave last (to read masked slots back)
         self._seen = 0
+        self._handoff_at_listen = False
 
     # -- HTTP -----------------------------------------------------------------------------------
     def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -129,6 +130,7 @@ class RemoteEngine:
         self.queue = []
         self.said = {}
         self._seen = 0
+        self._handoff_at_listen = False
         return DialogueStateTracker.from_domain(self.sender_id, self.domain)
 
     def user_message(self, tracker: DialogueStateTracker, parse: dict[str, Any]) -> None:
@@ -149,6 +151,10 @@ class RemoteEngine:
                 self.queue.append([event])
             else:
                 self.queue[-1].append(event)
+        names = [action[0].get("name") for action in self.queue]
+        # the server answered, then handed off where it would have listened (an angry shopper's form complete)
+        self._handoff_at_listen = (len(names) > 1 and names[-1] == ACTION_HANDOFF_NAME
+                                   and ACTION_LISTEN_NAME not in names)
 
     def _unmasked(self, event: dict[str, Any]) -> dict[str, Any]:
         """A stored slot event of a server that masks PII holds a placeholder (``[EMAIL]``); the shopper knows
@@ -160,8 +166,11 @@ class RemoteEngine:
         return event
 
     def next_action(self) -> str:
-        """The next action the server ran this turn (``action_listen`` once it waits for the shopper)."""
-        return self.queue[0][0]["name"] if self.queue else ACTION_LISTEN_NAME
+        """The next action the server ran this turn (``action_listen`` once it waits for the shopper, or where it
+        handed off instead of listening)."""
+        if not self.queue or (self._handoff_at_listen and len(self.queue) == 1):
+            return ACTION_LISTEN_NAME
+        return self.queue[0][0]["name"]
 
     def run(self, tracker: DialogueStateTracker, action: str, policy: str | None = None) -> BotAct | None:
         """Replay the server's next action into ``tracker``; what the shopper perceives."""
@@ -185,6 +194,10 @@ class RemoteEngine:
     def handoff_reason(self, tracker: DialogueStateTracker) -> str | None:
         """Kefu's own handoff before any prediction shows as the server's first action of the turn."""
         return REMOTE_HANDOFF if self._handoff_next() else None
+
+    def handoff_after_reply(self, tracker: DialogueStateTracker) -> str | None:
+        """Kefu's handoff once the bot has answered shows as the server's last action, with no listen before it."""
+        return REMOTE_HANDOFF if self._handoff_at_listen else None
 
     def fallback_handoff_due(self, tracker: DialogueStateTracker) -> bool:
         """Kefu's handoff after fallbacks in a row shows as the server's action after it listened."""
