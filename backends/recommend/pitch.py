@@ -96,42 +96,56 @@ def price_text(amount: float) -> str:
     return f"${amount:,.2f}"
 
 
+# One template per language and reason (the first reason that holds explains the pick, in this order).
+_TEMPLATES = {
+    EN: {
+        "anchor": "Since you bought the {anchor}: the {title} {why} ({features}, {price}).",
+        "same_brand": "You liked your {owned}, so here's more {brand}: the {offer}.",
+        "same_category": "An alternative to your {owned}: the {offer}.",
+        "also_bought": "Popular with shoppers who bought the {owned}: the {offer}.",
+        "accessories_for": "Goes with any {anchor_category}: the {offer}.",
+        "asked_for": "Popular right now in {asked}: the {offer}.",
+        "popular": "Popular right now: the {offer}.",
+    },
+    ZH: {
+        "anchor": "您买了 {anchor}，这款{kind}{why}：{offer}",
+        "same_brand": "您喜欢您的 {owned}，再看看 {brand} 的这款{kind}：{offer}",
+        "same_category": "想换换您的 {owned}？试试这款{kind}：{offer}",
+        "also_bought": "买了 {owned} 的顾客也喜欢这款{kind}：{offer}",
+        "accessories_for": "{anchor_category}的好搭档，{kind}：{offer}",
+        "asked_for": "您可能喜欢的{kind}：{offer}",
+        "popular": "您可能喜欢的{kind}：{offer}",
+    },
+}
+_DEFAULT_WHY = {EN: "goes well with it", ZH: "和它很搭"}
+
+
+def reason(why: Signals) -> tuple[str, Item | None]:
+    """Which signal explains the pick, and the purchase it names (None for the request or popularity)."""
+    for name, owned in (("anchor", why.anchor), ("same_brand", why.same_brand),
+                        ("same_category", why.same_category), ("also_bought", why.last_purchase)):
+        if owned is not None:
+            return name, owned
+    if why.accessories_for:
+        return "accessories_for", None
+    return ("asked_for" if why.asked_for else "popular"), None
+
+
 def write_pitch(item: Item, why: Signals, lang: str = EN) -> str:
     """The pitch line for ``item`` in ``lang`` (``en`` or ``zh``; anything else reads English)."""
-    return _zh(item, why) if lang == ZH else _en(item, why)
-
-
-def _en(item: Item, why: Signals) -> str:
-    offer = f"{item.title} — {item.features}, {price_text(item.price)}"
-    if why.anchor is not None:
-        reason = _WHY[EN].get(item.category, "goes well with it")
-        return f"Since you bought the {why.anchor.title}: the {item.title} {reason} ({item.features}, {price_text(item.price)})."
-    if why.same_brand is not None:
-        return f"You liked your {why.same_brand.title}, so here's more {item.brand}: the {offer}."
-    if why.same_category is not None:
-        return f"An alternative to your {why.same_category.title}: the {offer}."
-    if why.last_purchase is not None:
-        return f"Popular with shoppers who bought the {why.last_purchase.title}: the {offer}."
-    if why.accessories_for:
-        return f"Goes with any {why.accessories_for}: the {offer}."
-    if why.asked_for:
-        return f"Popular right now in {', '.join(why.asked_for)}: the {offer}."
-    return f"Popular right now: the {offer}."
-
-
-def _zh(item: Item, why: Signals) -> str:
-    kind = CATEGORY_ZH.get(item.category, item.category)
-    point = SELLING_POINT_ZH.get(item.category, item.features)
-    offer = f"{item.title}，{point}，{price_text(item.price)}。"
-    if why.anchor is not None:
-        reason = _WHY[ZH].get(item.category, "和它很搭")
-        return f"您买了 {why.anchor.title}，这款{kind}{reason}：{offer}"
-    if why.same_brand is not None:
-        return f"您喜欢您的 {why.same_brand.title}，再看看 {item.brand} 的这款{kind}：{offer}"
-    if why.same_category is not None:
-        return f"想换换您的 {why.same_category.title}？试试这款{kind}：{offer}"
-    if why.last_purchase is not None:
-        return f"买了 {why.last_purchase.title} 的顾客也喜欢这款{kind}：{offer}"
-    if why.accessories_for:
-        return f"{CATEGORY_ZH.get(why.accessories_for, why.accessories_for)}的好搭档，{kind}：{offer}"
-    return f"您可能喜欢的{kind}：{offer}"
+    lang = ZH if lang == ZH else EN
+    name, owned = reason(why)
+    price = price_text(item.price)
+    zh = lang == ZH
+    anchor_category = why.accessories_for or ""
+    fields = {
+        "title": item.title, "brand": item.brand, "features": item.features, "price": price,
+        "kind": CATEGORY_ZH.get(item.category, item.category),
+        "offer": (f"{item.title}，{SELLING_POINT_ZH.get(item.category, item.features)}，{price}。" if zh
+                  else f"{item.title} — {item.features}, {price}"),
+        "why": _WHY[lang].get(item.category, _DEFAULT_WHY[lang]),
+        "anchor": owned.title if owned is not None else "", "owned": owned.title if owned is not None else "",
+        "anchor_category": CATEGORY_ZH.get(anchor_category, anchor_category) if zh else anchor_category,
+        "asked": ", ".join(why.asked_for),
+    }
+    return _TEMPLATES[lang][name].format(**fields)
