@@ -38,6 +38,11 @@ def _b64decode(part: str) -> bytes:
         raise AuthError("the JWT is not valid base64url") from exc
 
 
+def _utf8(text: str) -> bytes:
+    """Bytes to compare in constant time: ``hmac.compare_digest`` refuses non-ASCII strings (``?token=%C3%A9``)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -84,7 +89,7 @@ def check_request(
     """Raise :class:`AuthError` unless the request may go on (nothing configured: everyone may)."""
     if auth_token is None and jwt_secret is None:
         return
-    if auth_token is not None and token is not None and hmac.compare_digest(token, auth_token):
+    if auth_token is not None and token is not None and hmac.compare_digest(_utf8(token), _utf8(auth_token)):
         return
     if jwt_secret is not None and authorization:
         scheme, _, credentials = authorization.partition(" ")

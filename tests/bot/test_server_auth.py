@@ -34,6 +34,17 @@ async def test_token_query_parameter(client: Any) -> None:
     assert body["reason"] == "NotAuthenticated" and body["code"] == 401
 
 
+@pytest.mark.parametrize("token", ["%C3%A9", "%E5%AE%A2%E6%9C%8D", "%ED%A0%80", "%FF"])
+async def test_a_token_that_is_not_ascii_is_refused_cleanly(client: Any, token: str) -> None:
+    """``?token=%C3%A9`` on a protected path: a 401 with Rasa's error body, not a 500 with a traceback."""
+    for path in ("/status", "/conversations/u/tracker", "/model/parse"):
+        reply = await (client.post if path == "/model/parse" else client.get)(f"{path}?token={token}")
+        assert reply.status == 401, (path, token, reply.status)
+        assert (await reply.json())["reason"] == "NotAuthenticated"
+    reply = await client.get("/status", headers={"Authorization": "Bearer é.客服.x"})
+    assert reply.status == 401
+
+
 async def test_public_paths_and_channels_stay_open(client: Any) -> None:
     assert (await client.get("/version")).status == 200
     assert (await client.get("/")).status == 200
