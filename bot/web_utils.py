@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -63,17 +64,51 @@ def json_error(status: int, message: str, reason: str, field: str | None = None,
     return web.json_response(body, status=status)
 
 
+MAX_JSON_DEPTH = 64  # objects and arrays inside each other; Rasa's bodies need about 6
+_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins valid pairs, so any left is unpaired
+
+
 async def read_json(request: web.Request) -> Any:
-    """The request body as JSON (400 naming ``body`` when it is not)."""
+    """The request body as JSON (400 naming ``body``, or the field, when it is not usable).
+
+    Refused before any work is done: a body that is not JSON, nested deeper than :data:`MAX_JSON_DEPTH`, or with
+    an unpaired UTF-16 surrogate (``"\\ud800"``: valid JSON, but not text; it cannot be stored or sent back)."""
     raw = await request.read()
     if not raw.strip():
         raise RequestError("body", "the request body is empty; send a JSON object")
     try:
-        return json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise RequestError("body", "the request body is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
         raise RequestError("body", f"the request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise RequestError("body", f"the request body is nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    check_json_text(body)
+    return body
+
+
+def check_json_text(value: Any, where: str = "body") -> None:
+    """Raise :class:`RequestError` (naming the field) for nesting deeper than :data:`MAX_JSON_DEPTH` or an
+    unpaired surrogate in any key or string. Iterative: a hostile body cannot exhaust the stack."""
+    stack: list[tuple[Any, str, int]] = [(value, where, 1)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise RequestError(path, "contains an unpaired UTF-16 surrogate (like \\ud800), which is not text")
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise RequestError(path, f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if _SURROGATE.search(key):
+                    raise RequestError(path, "has a key with an unpaired UTF-16 surrogate (like \\ud800)")
+                stack.append((child, f"{path}.{key}", depth + 1))
+        else:
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

@@ -50,12 +50,25 @@ async def test_rest_webhook_streams_json_lines(client: Any) -> None:
     (json.dumps({"sender": "u1", "message": 42}).encode(), "message"),
     (json.dumps({"sender": "u1", "message": "hi", "metadata": "x"}).encode(), "metadata"),
     (json.dumps({"sender": "u1", "message": "x" * 1_000_000}).encode(), "message"),
+    # hostile but well-formed JSON: refused before the turn runs, naming where
+    (b'{"sender": "u1", "message": "hi \\ud800 there"}', "body.message"),
+    (b'{"sender": "\\udfff", "message": "/greet"}', "body.sender"),
+    (b'{"sender": "u1", "message": "hi", "metadata": {"name": "\\ud83d"}}', "body.metadata.name"),
+    (b"[" * 100_000 + b"]" * 100_000, "body"),
+    (json.dumps({"sender": "u1", "message": "hi", "metadata": {"a": json.loads("[" * 900 + "]" * 900)}}).encode(),
+     "body.metadata.a" + "[0]" * 62),
 ])
 async def test_malformed_webhook_bodies_are_400_naming_the_field(client: Any, body: bytes, field: str) -> None:
     response = await client.post("/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"})
     assert response.status == 400
     payload = await response.json()
     assert payload["field"] == field and payload["status"] == "failure" and payload["error"]
+
+
+async def test_emoji_pairs_and_chinese_are_text_not_surrogates(client: Any) -> None:
+    body = b'{"sender": "u1", "message": "/greet", "metadata": {"name": "\\ud83d\\ude00 \\u5ba2\\u670d"}}'
+    response = await client.post("/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 200
 
 
 async def test_too_large_body_is_json_not_500(client: Any) -> None:
