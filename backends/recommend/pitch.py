@@ -99,7 +99,7 @@ def price_text(amount: float) -> str:
 # One template per language and reason (the first reason that holds explains the pick, in this order).
 _TEMPLATES = {
     EN: {
-        "anchor": "Since you bought the {anchor}: the {title} {why} ({features}, {price}).",
+        "anchor": "Since you bought the {owned}: the {title} {why} ({features}, {price}).",
         "same_brand": "You liked your {owned}, so here's more {brand}: the {offer}.",
         "same_category": "An alternative to your {owned}: the {offer}.",
         "also_bought": "Popular with shoppers who bought the {owned}: the {offer}.",
@@ -108,7 +108,7 @@ _TEMPLATES = {
         "popular": "Popular right now: the {offer}.",
     },
     ZH: {
-        "anchor": "您买了 {anchor}，这款{kind}{why}：{offer}",
+        "anchor": "您买了 {owned}，这款{kind}{why}：{offer}",
         "same_brand": "您喜欢您的 {owned}，再看看 {brand} 的这款{kind}：{offer}",
         "same_category": "想换换您的 {owned}？试试这款{kind}：{offer}",
         "also_bought": "买了 {owned} 的顾客也喜欢这款{kind}：{offer}",
@@ -144,7 +144,7 @@ def write_pitch(item: Item, why: Signals, lang: str = EN) -> str:
         "offer": (f"{item.title}，{SELLING_POINT_ZH.get(item.category, item.features)}，{price}。" if zh
                   else f"{item.title} — {item.features}, {price}"),
         "why": _WHY[lang].get(item.category, _DEFAULT_WHY[lang]),
-        "anchor": owned.title if owned is not None else "", "owned": owned.title if owned is not None else "",
+        "owned": owned.title if owned is not None else "",
         "anchor_category": CATEGORY_ZH.get(anchor_category, anchor_category) if zh else anchor_category,
         "asked": ", ".join(why.asked_for),
     }
